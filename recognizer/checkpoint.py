@@ -1,0 +1,259 @@
+"""Reading CLIP4STR weights: released checkpoints, bare state dicts and our safetensors format.
+
+Formats understood:
+
+* PyTorch Lightning-style ``{"state_dict": ..., "hyper_parameters": ...}`` files as released
+  with the paper (``.ckpt``, ``.pt``, ``.bin``), or a bare state dict;
+* a folder (or its ``model.safetensors``) written by ``CLIP4STR.save_pretrained``.
+
+The model's shape comes from ``config.json`` when there is one; otherwise it is read off the
+tensor shapes, and the charset and decoder settings off the hyper-parameters when present.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .clip_backbone import ClipArchitecture, infer_architecture
+from .tokenizer import PRINTABLE_ASCII_94
+
+if TYPE_CHECKING:
+    from .model import CLIP4STR, CLIP4STRConfig
+
+SAFETENSORS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+# Prefixes that wrappers put in front of the model's own keys (DDP, MMOCR, Lightning).
+_WRAPPER_PREFIXES = ("module.", "model.", "recognizer.")
+_MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be loaded as a CLIP4STR checkpoint; the message says what to do."""
+
+
+# --------------------------------------------------------------------- reading files
+
+
+def read_weights(path: Path, trust_checkpoint: bool) -> tuple[dict, dict, dict | None]:
+    """``(state_dict, hyper_parameters, saved_config)`` of a checkpoint file or folder."""
+    if path.is_dir():
+        path = path / SAFETENSORS_NAME
+        if not path.is_file():
+            raise CheckpointError(
+                f"{path.parent}: folder has no {SAFETENSORS_NAME}; give a checkpoint file or a "
+                "folder written by CLIP4STR.save_pretrained"
+            )
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the checkpoint file is empty; download it again")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    loaded = _torch_load(path, trust_checkpoint)
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(
+            f"{path}: holds a {type(loaded).__name__}, not a state dict; is this a CLIP4STR "
+            "checkpoint?"
+        )
+    if "state_dict" in loaded and isinstance(loaded["state_dict"], Mapping):
+        hparams = loaded.get("hyper_parameters") or {}
+        return dict(loaded["state_dict"]), dict(hparams), None
+    return dict(loaded), {}, None
+
+
+def _read_safetensors(path: Path) -> tuple[dict, dict, dict | None]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file ({error}); it may be truncated, "
+            "download or save it again"
+        ) from None
+    config_path = path.with_name(CONFIG_NAME)
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+    return state, {}, config
+
+
+def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
+    except pickle.UnpicklingError as error:
+        if trust_checkpoint or "weights_only" not in str(error):
+            raise CheckpointError(f"{path}: corrupt checkpoint ({error})") from None
+        raise CheckpointError(
+            f"{path}: this checkpoint holds Python objects besides tensors, and unpickling "
+            "them can run arbitrary code. It was refused. If you trust where the file comes "
+            "from, load it with trust_checkpoint=True (command line: --trust-checkpoint); "
+            f"details: {_first_line(error)}"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(
+            f"{path}: not a complete PyTorch checkpoint ({_first_line(error)}); the file is "
+            "probably truncated or corrupt: download it again"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# --------------------------------------------------------------------- interpreting
+
+
+def strip_wrapper_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keys as the model names them, without ``module.``/``model.``-style wrappers."""
+    state = dict(state)
+    for _ in range(3):
+        if any(k.startswith(_MODEL_PARTS) for k in state):
+            break
+        for prefix in _WRAPPER_PREFIXES:
+            if any(k.startswith(prefix) for k in state):
+                state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+                break
+    return state
+
+
+def config_from_released(
+    state: Mapping[str, torch.Tensor], hparams: Mapping[str, Any], source: Path
+) -> CLIP4STRConfig:
+    """The configuration of a released checkpoint, from its tensors and hyper-parameters."""
+    from .model import CLIP4STRConfig
+
+    clip_state = {
+        k[len("clip_model.") :]: v for k, v in state.items() if k.startswith("clip_model.")
+    }
+    try:
+        arch = infer_architecture(clip_state)
+        decoder_queries = state["visual_decoder.pos_queries"]
+        head = state["visual_decoder.head.weight"]
+        linear1 = state["visual_decoder.layers.0.linear1.weight"]
+    except KeyError as missing:
+        raise CheckpointError(
+            f"{source}: missing tensor clip_model.{missing.args[0]} / decoder tensors; the file "
+            "is not a complete CLIP4STR checkpoint"
+        ) from None
+    if "img_size" in hparams:
+        arch = _with_image_size(arch, tuple(hparams["img_size"]), source)
+    charset = hparams.get("charset_train", PRINTABLE_ASCII_94)
+    if head.shape[0] != len(charset) + 1:
+        raise CheckpointError(
+            f"{source}: the heads predict {head.shape[0]} classes but the charset has "
+            f"{len(charset)} characters (+1 end token); the hyper-parameters do not match "
+            "the weights"
+        )
+    width = decoder_queries.shape[2]
+    return CLIP4STRConfig(
+        clip=arch,
+        charset=charset,
+        max_label_length=decoder_queries.shape[1] - 1,
+        decoder_depth=_count_layers(state, "visual_decoder.layers."),
+        decoder_heads=int(hparams.get("dec_num_heads", 8)),
+        decoder_mlp_ratio=linear1.shape[0] / width,
+        dropout=float(hparams.get("dropout", 0.1)),
+        text_context_length=int(hparams.get("context_length", 16)),
+        refine_iters=int(hparams.get("refine_iters", 1)),
+        decode="ar" if hparams.get("decode_ar", True) else "nar",
+    )
+
+
+def _with_image_size(arch: ClipArchitecture, size: tuple, source: Path) -> ClipArchitecture:
+    from dataclasses import replace
+
+    grid = (size[0] // arch.patch_size) * (size[1] // arch.patch_size)
+    expected = (arch.image_size[0] // arch.patch_size) * (arch.image_size[1] // arch.patch_size)
+    if grid != expected:
+        raise CheckpointError(
+            f"{source}: img_size {list(size)} does not fit the {expected} patch positions "
+            "of the image encoder"
+        )
+    return replace(arch, image_size=(int(size[0]), int(size[1])))
+
+
+def _count_layers(state: Mapping[str, torch.Tensor], prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return 1 + max(int(m.group(1)) for k in state if (m := pattern.match(k)))
+
+
+def _check_is_clip4str(state: Mapping[str, torch.Tensor], source: Path) -> None:
+    present = {part for part in _MODEL_PARTS if any(k.startswith(part) for k in state)}
+    if present == set(_MODEL_PARTS):
+        return
+    sample = ", ".join(list(state)[:3]) or "no tensors at all"
+    raise CheckpointError(
+        f"{source}: not a CLIP4STR checkpoint: expected tensors under "
+        f"{', '.join(_MODEL_PARTS)} but found {sample} ..."
+    )
+
+
+def load_model(cls: type[CLIP4STR], path: Path, trust_checkpoint: bool) -> CLIP4STR:
+    from .model import CLIP4STRConfig
+
+    state, hparams, saved_config = read_weights(path, trust_checkpoint)
+    state = strip_wrapper_prefix(state)
+    _check_is_clip4str(state, path)
+    if saved_config is not None:
+        config = CLIP4STRConfig.from_dict(saved_config)
+    else:
+        config = config_from_released(state, hparams, path)
+    model = cls(config)
+    _load_state(model, state, path)
+    return model
+
+
+def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise CheckpointError(
+            f"{source}: {len(missing)} tensors are missing ({shown}); the checkpoint is "
+            "incomplete or from another model version"
+        )
+    wrong = [k for k in expected if state[k].shape != expected[k].shape]
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(
+            f"{source}: tensor {k} has shape {tuple(state[k].shape)}, the model expects "
+            f"{tuple(expected[k].shape)}"
+        )
+    unexpected = [k for k in state if k not in expected]
+    if unexpected:
+        warnings.warn(
+            f"{source}: ignoring {len(unexpected)} tensors the model does not use "
+            f"({', '.join(unexpected[:5])})",
+            stacklevel=3,
+        )
+    model.load_state_dict({k: state[k] for k in expected})
+
+
+def clip_from_open_clip(
+    model_name: str, pretrained: str | None
+) -> tuple[dict[str, torch.Tensor], ClipArchitecture]:
+    """Weights and shape of an open_clip CLIP (``pretrained``: a tag, a local file or None)."""
+    import open_clip
+
+    try:
+        clip = open_clip.create_model(
+            model_name, pretrained=pretrained, force_quick_gelu=True, device="cpu"
+        )
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"open_clip could not build {model_name!r} with pretrained={pretrained!r}: "
+            f"{_first_line(error)}. Without network, pass the weights file's path as "
+            "`pretrained`"
+        ) from None
+    state = {k: v for k, v in clip.state_dict().items()}
+    return state, infer_architecture(state)

@@ -1,0 +1,138 @@
+"""The CLIP part of CLIP4STR: an open_clip ``CLIP`` model used as image and text encoder.
+
+CLIP4STR reads *every* output token of both towers (not only the pooled one), so the two
+encoders below run open_clip's submodules directly instead of ``encode_image``/``encode_text``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import torch
+from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+# Vision towers whose attention heads are not 64 wide (open_clip's ViT-H, ViT-g, ViT-bigG).
+_VISION_HEAD_WIDTH = {1280: 80, 1408: 88, 1664: 104}
+
+
+@dataclass(frozen=True)
+class ClipArchitecture:
+    """Shape of a CLIP model, enough to rebuild it without its weights."""
+
+    embed_dim: int
+    image_size: tuple[int, int]
+    patch_size: int
+    vision_width: int
+    vision_layers: int
+    vision_heads: int
+    vision_mlp_ratio: float
+    text_width: int
+    text_layers: int
+    text_heads: int
+    text_mlp_ratio: float
+    context_length: int = 77
+    vocab_size: int = 49408
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> ClipArchitecture:
+        values = dict(values)
+        values["image_size"] = tuple(values["image_size"])
+        return cls(**values)
+
+
+# Architectures of the released CLIP4STR models (OpenAI / OpenCLIP ViT shapes).
+VIT_B16 = ClipArchitecture(512, (224, 224), 16, 768, 12, 12, 4.0, 512, 12, 8, 4.0)
+VIT_L14 = ClipArchitecture(768, (224, 224), 14, 1024, 24, 16, 4.0, 768, 12, 12, 4.0)
+VIT_H14 = ClipArchitecture(1024, (224, 224), 14, 1280, 32, 16, 4.0, 1024, 24, 16, 4.0)
+
+
+def build_clip(arch: ClipArchitecture) -> CLIP:
+    """An open_clip CLIP of this shape with QuickGELU everywhere, as CLIP4STR was trained."""
+    vision = CLIPVisionCfg(
+        layers=arch.vision_layers,
+        width=arch.vision_width,
+        head_width=arch.vision_width // arch.vision_heads,
+        mlp_ratio=arch.vision_mlp_ratio,
+        patch_size=arch.patch_size,
+        image_size=arch.image_size,
+    )
+    text = CLIPTextCfg(
+        context_length=arch.context_length,
+        vocab_size=arch.vocab_size,
+        width=arch.text_width,
+        heads=arch.text_heads,
+        layers=arch.text_layers,
+        mlp_ratio=arch.text_mlp_ratio,
+    )
+    return CLIP(arch.embed_dim, vision, text, quick_gelu=True)
+
+
+def _count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
+    indices = {int(m.group(1)) for key in state if (m := pattern.match(key))}
+    return max(indices) + 1 if indices else 0
+
+
+def infer_architecture(state: Mapping[str, torch.Tensor]) -> ClipArchitecture:
+    """Read a CLIP's shape off its tensors (OpenAI layout, keys without a ``clip_model.`` prefix).
+
+    Raises ``KeyError`` naming the first missing tensor.
+    """
+    conv = state["visual.conv1.weight"]
+    vision_width, _, patch, _ = conv.shape
+    grid_tokens = state["visual.positional_embedding"].shape[0] - 1
+    image_size = _image_size(grid_tokens, patch)
+    text_width = state["ln_final.weight"].shape[0]
+    vision_heads = vision_width // _VISION_HEAD_WIDTH.get(vision_width, 64)
+    vision_mlp = state["visual.transformer.resblocks.0.mlp.c_fc.weight"].shape[0]
+    text_mlp = state["transformer.resblocks.0.mlp.c_fc.weight"].shape[0]
+    return ClipArchitecture(
+        embed_dim=state["visual.proj"].shape[1],
+        image_size=image_size,
+        patch_size=patch,
+        vision_width=vision_width,
+        vision_layers=_count_blocks(state, "visual.transformer.resblocks."),
+        vision_heads=max(vision_heads, 1),
+        vision_mlp_ratio=vision_mlp / vision_width,
+        text_width=text_width,
+        text_layers=_count_blocks(state, "transformer.resblocks."),
+        text_heads=max(text_width // 64, 1),
+        text_mlp_ratio=text_mlp / text_width,
+        context_length=state["positional_embedding"].shape[0],
+        vocab_size=state["token_embedding.weight"].shape[0],
+    )
+
+
+def _image_size(grid_tokens: int, patch: int) -> tuple[int, int]:
+    side = round(grid_tokens**0.5)
+    if side * side != grid_tokens:
+        raise ValueError(
+            f"cannot infer a square image size from {grid_tokens} patch positions; "
+            "give the image size in the checkpoint's hyper-parameters (img_size)"
+        )
+    return (side * patch, side * patch)
+
+
+def encode_image_tokens(clip: CLIP, images: torch.Tensor) -> torch.Tensor:
+    """All visual tokens (class + patches) after ``ln_post``, projected: ``(B, 1 + N, embed)``."""
+    visual = clip.visual
+    x = visual.conv1(images)
+    x = x.flatten(2).transpose(1, 2)
+    cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+    x = torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)
+    x = visual.ln_pre(x)
+    x = visual.transformer(x)
+    return visual.ln_post(x) @ visual.proj
+
+
+def encode_text_tokens(clip: CLIP, tokens: torch.Tensor) -> torch.Tensor:
+    """All text tokens after ``ln_final``, projected: ``(B, L, embed)`` with a causal mask."""
+    length = tokens.shape[1]
+    x = clip.token_embedding(tokens) + clip.positional_embedding[:length]
+    x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
+    return clip.ln_final(x) @ clip.text_projection

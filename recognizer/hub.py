@@ -1,0 +1,104 @@
+"""Named recognizers: the released CLIP4STR weights and the embedded default model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .model import CLIP4STR
+
+HF_REPO = "mzhaoshuai/CLIP4STR"
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
+
+
+@dataclass(frozen=True)
+class ReleasedWeights:
+    repo_id: str
+    filename: str
+    description: str
+
+
+RELEASED = {
+    "clip4str-base": ReleasedWeights(
+        HF_REPO, "clip4str_base_6e9fe947ac.pt", "CLIP4STR-B (ViT-B/16), trained on RBU"
+    ),
+    "clip4str-large": ReleasedWeights(
+        HF_REPO, "clip4str_large_3c9d881b88.pt", "CLIP4STR-L (ViT-L/14), trained on RBU"
+    ),
+    "clip4str-huge": ReleasedWeights(
+        HF_REPO, "clip4str_huge_5eef9f86e2.pt", "CLIP4STR-H (ViT-H/14), trained on RBU"
+    ),
+}
+KNOWN_NAMES = ("default", *RELEASED)
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Named weights that are neither on disk nor downloadable; the message says what to do."""
+
+
+def models_dir() -> Path:
+    """Where weights placed by hand are looked up first (``$OCR_PIPELINE_HOME/models``)."""
+    home = os.environ.get("OCR_PIPELINE_HOME") or Path.home() / ".cache" / "ocr-pipeline"
+    return Path(home) / "models"
+
+
+def resolve_weights(
+    name_or_path: str | Path, cache_dir: str | Path | None = None, endpoint: str | None = None
+) -> Path:
+    """The local file or folder for a known name or a path, downloading released weights."""
+    key = str(name_or_path)
+    if key == "default":
+        if not (DEFAULT_WEIGHTS / "model.safetensors").is_file():
+            raise WeightsUnavailableError(
+                f"the default recognizer weights are not installed ({DEFAULT_WEIGHTS}); "
+                "reinstall the package or pass a checkpoint path"
+            )
+        return DEFAULT_WEIGHTS
+    if key in RELEASED:
+        return download_released(RELEASED[key], cache_dir=cache_dir, endpoint=endpoint)
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    raise WeightsUnavailableError(
+        f"{key!r} is neither a checkpoint path nor a known recognizer name "
+        f"({', '.join(KNOWN_NAMES)})"
+    )
+
+
+def download_released(
+    weights: ReleasedWeights, cache_dir: str | Path | None = None, endpoint: str | None = None
+) -> Path:
+    """The released file, from the models folder, the Hugging Face cache or the network."""
+    placed = models_dir() / weights.filename
+    if placed.is_file():
+        return placed
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(
+            hf_hub_download(
+                weights.repo_id, weights.filename, cache_dir=cache_dir, endpoint=endpoint
+            )
+        )
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
+        raise WeightsUnavailableError(
+            f"could not download {weights.filename} ({weights.description}) from the Hugging "
+            f"Face Hub repository {weights.repo_id}: {type(error).__name__}. Without network, "
+            f"download https://huggingface.co/{weights.repo_id}/resolve/main/{weights.filename} "
+            f"on another machine and place it at {placed} (or set OCR_PIPELINE_HOME, or pass "
+            "the file's path instead of the name)"
+        ) from None
+
+
+def load(
+    name_or_path: str | Path = "default",
+    device: str | torch.device = "cpu",
+    trust_checkpoint: bool = False,
+) -> CLIP4STR:
+    """A ready-to-use recognizer from a known name (see ``KNOWN_NAMES``) or a checkpoint path."""
+    path = resolve_weights(name_or_path)
+    return CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)

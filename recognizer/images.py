@@ -1,0 +1,95 @@
+"""Turning crops (paths, PIL images, numpy arrays) into the recognizer's input tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageInput = str | Path | Image.Image | np.ndarray
+
+
+class ImageError(ValueError):
+    """An input that cannot be used as an image; the message names it and says why."""
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """An RGB image from a file, upright according to its EXIF orientation."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file PIL can read") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"{path}: corrupt or truncated image ({error})") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB version of any PIL mode (alpha is dropped, as when the models were trained)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def array_to_image(array: np.ndarray) -> Image.Image:
+    """A PIL RGB image from an HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA) array.
+
+    uint8 arrays are taken as they are; float arrays are expected in [0, 1].
+    """
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"array of shape {array.shape} is not an HxW, HxWx3 or HxWx4 image")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"array of shape {array.shape} is empty")
+    if np.issubdtype(array.dtype, np.floating):
+        array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ImageError(f"array of dtype {array.dtype}: expected uint8 or float in [0, 1]")
+    return to_rgb(Image.fromarray(np.ascontiguousarray(array)))
+
+
+def as_rgb_image(item: ImageInput) -> Image.Image:
+    if isinstance(item, Image.Image):
+        if item.width == 0 or item.height == 0:
+            raise ImageError("PIL image of size 0")
+        return to_rgb(item)
+    if isinstance(item, np.ndarray):
+        return array_to_image(item)
+    if isinstance(item, (str, Path)):
+        return open_image(item)
+    raise ImageError(f"cannot read an image from a {type(item).__name__}")
+
+
+def image_to_tensor(
+    image: Image.Image,
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> torch.Tensor:
+    """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalise."""
+    height, width = size
+    resized = image.resize((width, height), Image.BICUBIC)
+    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
+    pixels = pixels.permute(2, 0, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (pixels - mean_t) / std_t
+
+
+def preprocess_batch(
+    images: Sequence[ImageInput],
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+) -> torch.Tensor:
+    """``(N, 3, H, W)`` normalised tensor of the given crops."""
+    return torch.stack([image_to_tensor(as_rgb_image(i), size, mean, std) for i in images])

@@ -1,0 +1,313 @@
+"""CLIP4STR: scene text recognition with a CLIP image encoder and two decoders.
+
+Read next to the paper (Zhao et al., IEEE TIP 2024): the image is encoded by CLIP's vision
+tower; a *visual* decoder predicts a string from the image tokens; CLIP's text tower encodes
+that prediction; a *cross-modal* decoder predicts again from image and text tokens together.
+Both predictions are then refined with a cloze mask. The cross-modal logits are the output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from open_clip.tokenizer import SimpleTokenizer
+from torch import nn
+
+from .clip_backbone import ClipArchitecture, build_clip, encode_image_tokens, encode_text_tokens
+from .images import ImageInput, preprocess_batch
+from .modules import CharDecoder
+from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer, clip_text_of
+
+DecodeMode = Literal["ar", "nar"]
+CONFIG_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CLIP4STRConfig:
+    """Everything needed to rebuild a CLIP4STR model without its weights."""
+
+    clip: ClipArchitecture
+    charset: str = PRINTABLE_ASCII_94
+    max_label_length: int = 25
+    decoder_depth: int = 1
+    decoder_heads: int = 8
+    decoder_mlp_ratio: float = 4.0
+    dropout: float = 0.1
+    # Tokens of the visual prediction given to CLIP's text tower.
+    text_context_length: int = 16
+    refine_iters: int = 1
+    decode: DecodeMode = "ar"
+    # Inference normalisation; the published numbers were measured with 0.5 / 0.5.
+    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the model input."""
+        return self.clip.image_size
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["clip"] = self.clip.to_dict()
+        values["format_version"] = CONFIG_FORMAT_VERSION
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> CLIP4STRConfig:
+        values = dict(values)
+        version = values.pop("format_version", CONFIG_FORMAT_VERSION)
+        if version > CONFIG_FORMAT_VERSION:
+            raise ValueError(
+                f"config format {version} is newer than this version understands "
+                f"({CONFIG_FORMAT_VERSION}); upgrade the package"
+            )
+        values["clip"] = ClipArchitecture.from_dict(values["clip"])
+        for key in ("image_mean", "image_std"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The text read from one crop."""
+
+    text: str
+    # Product of the character probabilities (and of the end token's, when predicted).
+    confidence: float
+    char_confidences: list[float]
+
+
+def causal_mask(size: int, device: torch.device) -> torch.Tensor:
+    """Additive mask: position i sees context 0..i ([B] and the characters before i)."""
+    return torch.triu(torch.full((size, size), float("-inf"), device=device), 1)
+
+
+def cloze_mask(size: int, device: torch.device) -> torch.Tensor:
+    """Additive mask: position i sees every context token but its own character (i + 1)."""
+    mask = torch.zeros((size, size), device=device)
+    index = torch.arange(size - 1, device=device)
+    mask[index, index + 1] = float("-inf")
+    return mask
+
+
+def padding_after_end(context: torch.Tensor, eos: int) -> torch.Tensor:
+    """Additive key mask hiding the first ``[E]`` of each row and everything after it."""
+    ended = (context == eos).int().cumsum(-1) > 0
+    mask = torch.zeros(context.shape, device=context.device)
+    return mask.masked_fill(ended, float("-inf"))
+
+
+class CLIP4STR(nn.Module):
+    """The CLIP4STR recognizer; ``forward`` maps normalised images to cross-modal logits."""
+
+    def __init__(self, config: CLIP4STRConfig):
+        super().__init__()
+        self.config = config
+        self.tokenizer = CharTokenizer(config.charset)
+        self.clip_model = build_clip(config.clip)
+        self.visual_decoder = self._build_decoder()
+        self.cross_decoder = self._build_decoder()
+        self._bpe: SimpleTokenizer | None = None
+
+    def _build_decoder(self) -> CharDecoder:
+        cfg = self.config
+        return CharDecoder(
+            width=cfg.clip.embed_dim,
+            heads=cfg.decoder_heads,
+            depth=cfg.decoder_depth,
+            mlp_ratio=cfg.decoder_mlp_ratio,
+            vocab_size=self.tokenizer.vocab_size,
+            num_classes=self.tokenizer.num_classes,
+            max_positions=cfg.max_label_length + 1,
+            dropout=cfg.dropout,
+        )
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, trust_checkpoint: bool = False, device: str | torch.device = "cpu"
+    ) -> CLIP4STR:
+        """Load a released checkpoint (.ckpt/.pt/.bin) or a ``save_pretrained`` folder/file.
+
+        Files are unpickled with ``weights_only=True``; a file that needs full unpickling
+        (which can run arbitrary code) is refused unless ``trust_checkpoint`` is True.
+        """
+        from .checkpoint import load_model
+
+        return load_model(cls, Path(path), trust_checkpoint).to(device).eval()
+
+    @classmethod
+    def from_clip(
+        cls,
+        model_name: str,
+        pretrained: str | None = None,
+        **config_overrides,
+    ) -> CLIP4STR:
+        """An untrained recognizer around an open_clip CLIP (name + pretrained tag or file)."""
+        from .checkpoint import clip_from_open_clip
+
+        clip_state, arch = clip_from_open_clip(model_name, pretrained)
+        model = cls(CLIP4STRConfig(clip=arch, **config_overrides))
+        model.clip_model.load_state_dict(clip_state)
+        return model
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, directory / "model.safetensors", metadata={"format": "clip4str"})
+        config_text = json.dumps(self.config.to_dict(), indent=2)
+        (directory / "config.json").write_text(config_text + "\n", encoding="utf-8")
+        return directory
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ----------------------------------------------------------------- encoders
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        return encode_image_tokens(self.clip_model, images)
+
+    def clip_tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        if self._bpe is None:
+            self._bpe = SimpleTokenizer(context_length=self.config.text_context_length)
+        return self._bpe(list(texts), context_length=self.config.text_context_length)
+
+    def cross_memory(self, image_memory: torch.Tensor, visual_logits: torch.Tensor) -> torch.Tensor:
+        """Image tokens followed by CLIP's text tokens of the visual branch's prediction."""
+        texts = [clip_text_of(t) for t in self.tokenizer.decode_texts(visual_logits)]
+        tokens = self.clip_tokenize(texts).to(image_memory.device)
+        text_memory = encode_text_tokens(self.clip_model, tokens).to(image_memory.dtype)
+        return torch.cat([image_memory, text_memory], dim=1)
+
+    # ----------------------------------------------------------------- decoding
+
+    def _predict_autoregressive(
+        self, decoder: CharDecoder, memory: torch.Tensor, num_steps: int, stop_early: bool
+    ) -> torch.Tensor:
+        """Greedy decoding, one position per step, each seeing its own earlier predictions."""
+        tok = self.tokenizer
+        batch = memory.shape[0]
+        context = torch.full((batch, num_steps), tok.pad, dtype=torch.long, device=memory.device)
+        context[:, 0] = tok.bos
+        mask = causal_mask(num_steps, memory.device)
+        steps = []
+        for i in range(num_steps):
+            n = i + 1
+            logits = decoder(
+                context[:, :n],
+                memory,
+                slice(i, n),
+                query_mask=mask[i:n, :n],
+                content_mask=mask[:n, :n],
+            )
+            steps.append(logits)
+            if n < num_steps:
+                context[:, n] = logits[:, 0].argmax(-1)
+                if stop_early and (context == tok.EOS).any(-1).all():
+                    break
+        return torch.cat(steps, dim=1)
+
+    def _predict_parallel(
+        self, decoder: CharDecoder, memory: torch.Tensor, num_steps: int
+    ) -> torch.Tensor:
+        """All positions at once from ``[B]`` alone."""
+        context = torch.full(
+            (memory.shape[0], 1), self.tokenizer.bos, dtype=torch.long, device=memory.device
+        )
+        return decoder(context, memory, slice(0, num_steps))
+
+    def _refine(
+        self, decoder: CharDecoder, memory: torch.Tensor, previous: torch.Tensor, num_steps: int
+    ) -> torch.Tensor:
+        """Predict every position again, each seeing all previous predictions but its own."""
+        batch = memory.shape[0]
+        bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=memory.device)
+        context = torch.cat([bos, previous[:, :-1].argmax(-1)], dim=1)
+        n = context.shape[1]
+        mask = cloze_mask(num_steps, memory.device)
+        return decoder(
+            context,
+            memory,
+            slice(0, num_steps),
+            query_mask=mask[:, :n],
+            content_mask=mask[:n, :n],
+            padding_mask=padding_after_end(context, self.tokenizer.EOS),
+        )
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        refine_iters: int | None = None,
+        decode: DecodeMode | None = None,
+    ) -> torch.Tensor:
+        """Cross-modal logits ``(B, T, num_classes)``, T <= max_label_length + 1."""
+        refine_iters = self.config.refine_iters if refine_iters is None else refine_iters
+        decode = decode or self.config.decode
+        if decode not in ("ar", "nar"):
+            raise ValueError(f"decode must be 'ar' or 'nar', not {decode!r}")
+        num_steps = self.config.max_label_length + 1
+
+        image_memory = self.encode_image(images)
+        if decode == "ar":
+            visual = self._predict_autoregressive(
+                self.visual_decoder, image_memory, num_steps, stop_early=True
+            )
+            memory = self.cross_memory(image_memory, visual)
+            cross = self._predict_autoregressive(
+                self.cross_decoder, memory, visual.shape[1], stop_early=False
+            )
+        else:
+            visual = self._predict_parallel(self.visual_decoder, image_memory, num_steps)
+            memory = self.cross_memory(image_memory, visual)
+            cross = self._predict_parallel(self.cross_decoder, memory, num_steps)
+
+        for _ in range(refine_iters):
+            visual = self._refine(self.visual_decoder, image_memory, visual, num_steps)
+            memory = self.cross_memory(image_memory, visual)
+            cross = self._refine(self.cross_decoder, memory, cross, num_steps)
+        return cross
+
+    # ----------------------------------------------------------------- reading
+
+    def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
+        """Crops (paths, PIL images or arrays) as a normalised batch on the model's device."""
+        cfg = self.config
+        batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
+        return batch.to(self.device)
+
+    @torch.inference_mode()
+    def read(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        refine_iters: int | None = None,
+        decode: DecodeMode | None = None,
+        batch_size: int = 64,
+    ) -> list[Reading]:
+        """Read word crops: one forward pass per batch of ``batch_size`` crops."""
+        if not isinstance(images, (list, tuple)):
+            images = [images]
+        was_training = self.training
+        self.eval()
+        readings: list[Reading] = []
+        try:
+            for start in range(0, len(images), batch_size):
+                batch = self.preprocess(images[start : start + batch_size])
+                logits = self(batch, refine_iters=refine_iters, decode=decode)
+                for decoded in self.tokenizer.decode(logits):
+                    readings.append(Reading(decoded.text, decoded.confidence, decoded.char_probs))
+        finally:
+            self.train(was_training)
+        return readings

@@ -1,0 +1,46 @@
+import io
+import os
+from pathlib import Path
+
+# No test may reach the network: model downloads must come from local caches or fakes.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+REFERENCE_FIXTURE = SHARED / "fixtures" / "clip4str_reference_tiny.pt"
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """Outputs of the official CLIP4STR implementation on a tiny random model (see SPEC.md)."""
+    if not REFERENCE_FIXTURE.is_file():
+        pytest.fail(f"missing {REFERENCE_FIXTURE}: the shared fixtures must sit beside the repo")
+    # The fixture holds PNG bytes and strings besides tensors; it is our own trusted file.
+    return torch.load(REFERENCE_FIXTURE, weights_only=False)
+
+
+@pytest.fixture(scope="session")
+def reference_crops(reference):
+    return [Image.open(io.BytesIO(png)).copy() for png in reference["crops_png"]]
+
+
+def released_layout_checkpoint(reference, variant: str = "random") -> dict:
+    """A checkpoint dict exactly as the official code saves it, for one fixture variant."""
+    overrides = reference["variants"][variant]["overrides"]
+    state = {**reference["checkpoint"]["state_dict"], **overrides}
+    return {
+        "state_dict": state,
+        "hyper_parameters": dict(reference["checkpoint"]["hyper_parameters"]),
+    }
+
+
+@pytest.fixture
+def tiny_checkpoint(reference, tmp_path) -> Path:
+    path = tmp_path / "tiny.ckpt"
+    torch.save(released_layout_checkpoint(reference), path)
+    return path

@@ -1,0 +1,75 @@
+"""Crops of any mode and container become the same tensor; bad ones fail clearly."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from recognizer.images import ImageError, as_rgb_image, preprocess_batch
+
+SIZE = (32, 128)
+MEAN = STD = (0.5, 0.5, 0.5)
+
+
+def _tensor(item):
+    return preprocess_batch([item], SIZE, MEAN, STD)[0]
+
+
+def test_output_shape_and_range():
+    crop = Image.new("RGB", (57, 23), (255, 0, 128))
+    tensor = _tensor(crop)
+    assert tensor.shape == (3, 32, 128)
+    assert tensor[0].max() == pytest.approx(1.0) and tensor[1].min() == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16", "1"])
+def test_every_pil_mode_becomes_three_channels(mode):
+    crop = Image.new("RGB", (40, 20), (10, 200, 30)).convert(mode)
+    assert _tensor(crop).shape == (3, 32, 128)
+
+
+def test_numpy_inputs_match_pil_inputs():
+    rgb = np.random.default_rng(0).integers(0, 255, (20, 60, 3), dtype=np.uint8)
+    assert torch.equal(_tensor(rgb), _tensor(Image.fromarray(rgb)))
+    assert torch.equal(_tensor(rgb.astype(np.float32) / 255.0), _tensor(rgb))
+    grey = rgb[:, :, 0]
+    assert torch.equal(_tensor(grey), _tensor(Image.fromarray(grey)))
+    rgba = np.dstack([rgb, np.full((20, 60), 255, np.uint8)])
+    assert torch.equal(_tensor(rgba), _tensor(rgb))
+
+
+def test_paths_are_opened_upright_by_exif(tmp_path):
+    wide = Image.new("RGB", (60, 20), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    wide.save(path, exif=exif)
+    assert as_rgb_image(path).size == (20, 60)
+
+
+def test_bad_files_name_the_file_and_the_reason(tmp_path):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    truncated = tmp_path / "cut.png"
+    Image.new("RGB", (300, 100), "red").save(tmp_path / "full.png")
+    truncated.write_bytes((tmp_path / "full.png").read_bytes()[:60])
+    for path, reason in [
+        (empty, "empty"),
+        (text, "not an image"),
+        (truncated, "truncated"),
+        (tmp_path / "nope.png", "no such file"),
+    ]:
+        with pytest.raises(ImageError, match=reason) as info:
+            as_rgb_image(path)
+        assert path.name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [np.zeros((0, 10, 3), np.uint8), np.zeros((5, 5, 2), np.uint8), np.zeros((5, 5), np.int64)],
+)
+def test_unusable_arrays_are_refused(array):
+    with pytest.raises(ImageError):
+        as_rgb_image(array)
