@@ -172,8 +172,9 @@ def config_from_released(
 def _with_image_size(arch: ClipArchitecture, size: tuple, source: Path) -> ClipArchitecture:
     from dataclasses import replace
 
-    grid = (size[0] // arch.patch_size) * (size[1] // arch.patch_size)
-    expected = (arch.image_size[0] // arch.patch_size) * (arch.image_size[1] // arch.patch_size)
+    ph, pw = arch.patch_hw
+    grid = (size[0] // ph) * (size[1] // pw)
+    expected = arch.grid_size[0] * arch.grid_size[1]
     if grid != expected:
         raise CheckpointError(
             f"{source}: img_size {list(size)} does not fit the {expected} patch positions "

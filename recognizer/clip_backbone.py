@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+from torch import nn
 
 # Vision towers whose attention heads are not 64 wide (open_clip's ViT-H, ViT-g, ViT-bigG).
 _VISION_HEAD_WIDTH = {1280: 80, 1408: 88, 1664: 104}
@@ -23,7 +24,8 @@ class ClipArchitecture:
 
     embed_dim: int
     image_size: tuple[int, int]
-    patch_size: int
+    # Pixels per token, (height, width) or one number for square patches.
+    patch_size: int | tuple[int, int]
     vision_width: int
     vision_layers: int
     vision_heads: int
@@ -34,6 +36,18 @@ class ClipArchitecture:
     text_mlp_ratio: float
     context_length: int = 77
     vocab_size: int = 49408
+    # "patch": CLIP's linear patch embedding; "conv": a small convolutional stem (see ConvStem).
+    stem: str = "patch"
+
+    @property
+    def patch_hw(self) -> tuple[int, int]:
+        p = self.patch_size
+        return (p, p) if isinstance(p, int) else (int(p[0]), int(p[1]))
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        (ph, pw), (h, w) = self.patch_hw, self.image_size
+        return (h // ph, w // pw)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,6 +56,8 @@ class ClipArchitecture:
     def from_dict(cls, values: Mapping) -> ClipArchitecture:
         values = dict(values)
         values["image_size"] = tuple(values["image_size"])
+        if isinstance(values["patch_size"], list):
+            values["patch_size"] = tuple(values["patch_size"])
         return cls(**values)
 
 
@@ -49,6 +65,24 @@ class ClipArchitecture:
 VIT_B16 = ClipArchitecture(512, (224, 224), 16, 768, 12, 12, 4.0, 512, 12, 8, 4.0)
 VIT_L14 = ClipArchitecture(768, (224, 224), 14, 1024, 24, 16, 4.0, 768, 12, 12, 4.0)
 VIT_H14 = ClipArchitecture(1024, (224, 224), 14, 1280, 32, 16, 4.0, 1024, 24, 16, 4.0)
+
+# The small recognizer trained from scratch and shipped with the package: 32x128 input, a
+# convolutional stem down to a 4x32 token grid, 4 blocks of width 192, a 2-block text tower.
+SMALL_CONV = ClipArchitecture(
+    embed_dim=192,
+    image_size=(32, 128),
+    patch_size=(8, 4),
+    vision_width=192,
+    vision_layers=4,
+    vision_heads=3,
+    vision_mlp_ratio=4.0,
+    text_width=128,
+    text_layers=2,
+    text_heads=2,
+    text_mlp_ratio=4.0,
+    context_length=16,
+    stem="conv",
+)
 
 
 def build_clip(arch: ClipArchitecture) -> CLIP:
@@ -69,7 +103,42 @@ def build_clip(arch: ClipArchitecture) -> CLIP:
         layers=arch.text_layers,
         mlp_ratio=arch.text_mlp_ratio,
     )
-    return CLIP(arch.embed_dim, vision, text, quick_gelu=True)
+    clip = CLIP(arch.embed_dim, vision, text, quick_gelu=True)
+    if arch.stem == "conv":
+        clip.visual.conv1 = ConvStem(arch.vision_width, arch.patch_hw)
+    elif arch.stem != "patch":
+        raise ValueError(f"unknown image stem {arch.stem!r}: use 'patch' or 'conv'")
+    return clip
+
+
+class ConvStem(nn.Sequential):
+    """Stacked stride-2 3x3 convolutions in place of the patch embedding.
+
+    A ViT trained from scratch on little data leaves its early plateau much sooner with a
+    convolutional stem (Xiao et al., "Early Convolutions Help Transformers See Better").
+    Each layer halves height and/or width until the token grid of ``patch`` is reached.
+    """
+
+    def __init__(self, width: int, patch: tuple[int, int]):
+        steps_h, steps_w = _log2(patch[0]), _log2(patch[1])
+        depth = max(steps_h, steps_w, 1)
+        channels = [3] + [max(width >> (depth - 1 - i), 16) for i in range(depth)]
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            stride = (2 if i < steps_h else 1, 2 if i < steps_w else 1)
+            last = i == depth - 1
+            layers.append(
+                nn.Conv2d(channels[i], channels[i + 1], 3, stride=stride, padding=1, bias=last)
+            )
+            if not last:
+                layers += [nn.BatchNorm2d(channels[i + 1]), nn.ReLU(inplace=True)]
+        super().__init__(*layers)
+
+
+def _log2(n: int) -> int:
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"a convolutional stem needs power-of-two patch sides, not {n}")
+    return n.bit_length() - 1
 
 
 def _count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:

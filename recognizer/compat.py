@@ -14,13 +14,21 @@ Public API
     after the first call.
 ``compiled_mmcv_ops_available()``
     Whether the real compiled ``mmcv._ext`` extension can be used.
+``trusted_checkpoints(*paths)``
+    Context manager: opt in to full unpickling of these local checkpoint files
+    when mmengine loads them (see workaround 3).
+``MissingCompiledOpError``
+    Raised (a RuntimeError) when a model calls an mmcv op that needs the
+    compiled extension.
 
 Version pins the workarounds do NOT cover (they belong in requirements):
 
 * ``numpy<2``: imgaug 0.4.0 reads ``np.sctypes`` at import time (removed in
   numpy 2.0), so ``import mmocr.datasets`` cannot work on numpy 2.
-* mmdet 3.1.0 refuses mmcv >= 2.1.0 and mmocr 1.0.1 refuses mmdet >= 3.2.0,
-  so keep ``mmcv-lite==2.0.1`` (or ``mmcv==2.0.1``) and ``mmdet==3.1.0``.
+* Import-time version asserts: mmdet 3.1.0 needs mmcv >=2.0.0rc4,<2.1.0 and
+  mmengine >=0.7.1,<1.0.0; mmocr 1.0.1 needs mmdet >=3.0.0rc5,<3.2.0.  So:
+  ``mmcv-lite>=2.0.0,<2.1`` (or full ``mmcv``), ``mmengine>=0.7.1,<1.0``,
+  ``mmdet>=3.1,<3.2``.
 """
 
 from __future__ import annotations
@@ -101,13 +109,14 @@ def compiled_mmcv_ops_available() -> bool:
 # ``sys.modules['mmcv._ext']``.  Any op name looked up on it returns a stub
 # that raises MissingCompiledOpError naming the op, so the imports (and the
 # hasattr asserts) succeed while any real use of a compiled op fails loudly
-# instead of computing garbage.  Its ``__spec__`` has ``loader=None``, so
-# ``pkgutil.find_loader('mmcv._ext')`` -- used by
+# instead of computing garbage (only the build-info queries get_compiler_version and
+# get_compiling_cuda_version answer "n/a", as mmcv.utils.collect_env expects).
+# Its ``__spec__`` has ``loader=None``, so ``pkgutil.find_loader('mmcv._ext')`` -- used by
 # ``mmengine.utils.dl_utils.mmcv_full_available()`` and
 # ``mmcv.utils.ext_loader.check_ops_exist()`` -- still says the ops are
 # absent and mmengine keeps its non-mmcv-full code paths.
 # Safe because: nothing is installed when the real extension loads, and the
-# stand-in never returns a value, so it cannot silently change results.
+# stand-in never returns an op result, so it cannot silently change results.
 # ---------------------------------------------------------------------------
 
 _STANDIN_ORIGIN = "stand-in installed by recognizer.compat (no compiled ops)"
@@ -152,6 +161,10 @@ def _missing_op_message(op: str, reason: str) -> str:
     )
 
 
+def _not_available() -> str:
+    return "n/a"
+
+
 class _MissingMmcvExt(types.ModuleType):
     """``mmcv._ext`` stand-in: every op attribute is a stub that raises."""
 
@@ -161,6 +174,10 @@ class _MissingMmcvExt(types.ModuleType):
         self.__spec__ = importlib.machinery.ModuleSpec(
             "mmcv._ext", loader=None, origin=_STANDIN_ORIGIN
         )
+        # The two build-info queries are not ops: mmcv.utils.collect_env() calls them and,
+        # without _ext, reported "n/a"; keep that working.
+        self.get_compiler_version = _not_available
+        self.get_compiling_cuda_version = _not_available
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         # Only called for names not set on the module.  Dunder lookups
@@ -197,20 +214,23 @@ def _install_mmcv_ext_standin() -> None:
 #
 # Upstream problem: mmengine 0.10.7 ``mmengine.utils.package_utils``
 # implements ``is_installed``, ``get_installed_path`` and ``package2module``
-# with ``pkg_resources``.  setuptools 81 warns on that import and setuptools
-# 82 removed ``pkg_resources`` entirely, so ``Config.fromfile`` on any config
+# with ``pkg_resources``.  setuptools 80.9-81.x warn on that import
+# ("slated for removal ... pin to Setuptools<81") and setuptools 82.0
+# removed ``pkg_resources``, so ``Config.fromfile`` on any config
 # with a cross-package base (``_base_ = 'mmdet::...'``, used e.g. by MMOCR's
 # textdet/maskrcnn configs), ``mmengine.hub.get_config``/``get_model`` and
 # ``install_package`` raise ``ModuleNotFoundError: No module named
 # 'pkg_resources'``.  (Even where it still exists, ``is_installed`` reloads
 # pkg_resources on every call, which rescans sys.path and is slow.)
 #
+# Loading MMOCR's own DBNet/CRNN configs and MMOCRInferencer do not hit it.
+#
 # Workaround: swap in equivalents built on ``importlib.metadata`` and
 # ``importlib.util.find_spec`` (stdlib), everywhere mmengine bound the old
 # functions by name.  Safe because the replacements keep the signatures and
 # answers (installed-distribution check with a find_spec fallback; path of the
-# importable package), and the alternative -- pinning setuptools<81 -- would
-# only postpone the failure.
+# importable package).  A ``setuptools<82`` pin also makes the originals work,
+# but setuptools is a build tool that other installs upgrade freely.
 # ---------------------------------------------------------------------------
 
 
@@ -446,9 +466,11 @@ def _refused_message(filename: str, error: Exception, serialization: Any) -> str
 # ``imgaug.augmenters.meta`` (SomeOf / OneOf) and ``imgaug.augmentables.polys``
 # (Polygon.extract_from_image), and ``np.complex`` in ``imgaug.parameters``
 # (Power, FrequencyNoise).  numpy 1.24 removed those aliases, so e.g.
-# ``ImgAugWrapper(args=[['OneOf', [...]]])`` raises ``AttributeError: module
-# 'numpy' has no attribute 'bool'``.  (Its ``np.sctypes`` use still exists in
-# numpy 1.26; that is why numpy<2 must stay pinned.)
+# ``ImgAugWrapper(args=[['Clouds']])`` or ``iaa.OneOf(...)`` raise
+# ``AttributeError: module 'numpy' has no attribute 'bool'``.  MMOCR's own
+# pipelines (Fliplr, Affine, Resize, ...) do not hit these lines.  (imgaug's
+# import-time ``np.sctypes`` still exists in numpy 1.26, removed in 2.0: that is
+# why numpy<2 must stay pinned.)
 #
 # Workaround: give only those three imgaug modules a ``np`` that is numpy plus
 # the old aliases ``bool`` and ``complex`` (which were exactly the builtins).

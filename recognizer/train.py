@@ -1,0 +1,367 @@
+"""Train a CLIP4STR recognizer on rendered words plus real crops, resumably, on CPU or GPU.
+
+    python -m recognizer.train --out runs/default --steps 60000 \\
+        --real ../shared/data/real_train
+
+Progress goes to ``OUT/train.log``; ``OUT/last.pt`` is rewritten every ``--checkpoint-every``
+steps and when the run stops (``--max-minutes``, Ctrl-C, SIGTERM or a file ``OUT/STOP``).
+Running the same command again resumes from ``OUT/last.pt``. Checkpoints are chosen on a
+validation split carved out of the real training crops (never on a test set); the best one
+is exported with ``save_pretrained`` to ``OUT/best/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .clip_backbone import SMALL_CONV
+from .metrics import word_accuracy
+from .model import CLIP4STR, CLIP4STRConfig
+from .training import PermutationObjective
+
+
+@dataclass
+class Schedule:
+    """Curriculum over the run, as fractions of the total number of steps."""
+
+    steps: int
+    # Text curriculum stages (see synth.words.CURRICULUM) start at these fractions.
+    stage_starts: tuple[float, ...] = (0.0, 0.05, 0.15)
+    # Render difficulty rises linearly from 0.1 to 1.0 over this fraction.
+    difficulty_ramp: float = 0.35
+    # Share of real crops in a batch: none at first, then some, more at the end.
+    real_phases: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.1, 0.2), (0.85, 0.5))
+
+    def stage(self, step: int) -> int:
+        fraction = step / self.steps
+        return max(i for i, start in enumerate(self.stage_starts) if fraction >= start)
+
+    def difficulty(self, step: int) -> float:
+        return min(1.0, 0.1 + 0.9 * step / max(1, self.difficulty_ramp * self.steps))
+
+    def real_ratio(self, step: int) -> float:
+        fraction = step / self.steps
+        return [ratio for start, ratio in self.real_phases if fraction >= start][-1]
+
+
+def split_real_crops(root: Path, out: Path, val_size: int) -> tuple[Path, Path]:
+    """Deterministic train/validation label files (by hash of the crop path)."""
+    lines = [
+        line for line in (root / "labels.tsv").read_text(encoding="utf-8").splitlines() if line
+    ]
+    ranked = sorted(lines, key=lambda line: hashlib.sha1(line.split("\t")[0].encode()).hexdigest())
+    val, train = ranked[:val_size], ranked[val_size:]
+    train_file, val_file = out / "real_train_split.tsv", out / "real_val_split.tsv"
+    train_file.write_text("\n".join(train) + "\n", encoding="utf-8")
+    val_file.write_text("\n".join(val) + "\n", encoding="utf-8")
+    return train_file, val_file
+
+
+def parameter_groups(model: CLIP4STR, lr: float, decoder_lr_scale: float, weight_decay: float):
+    """AdamW groups: no decay for norms, biases, embeddings and position queries."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        in_decoder = not name.startswith("clip_model.")
+        no_decay = (
+            param.ndim <= 1
+            or "embedding" in name
+            or "pos_queries" in name
+            or name.endswith("class_embedding")
+        )
+        groups.setdefault((in_decoder, no_decay), []).append(param)
+    return [
+        {
+            "params": params,
+            "lr": lr * (decoder_lr_scale if in_decoder else 1.0),
+            "weight_decay": 0.0 if no_decay else weight_decay,
+        }
+        for (in_decoder, no_decay), params in groups.items()
+    ]
+
+
+def freeze_text_layers(model: CLIP4STR, count: int) -> None:
+    """Freeze token/position embeddings and the first ``count`` text blocks (fine-tuning)."""
+    if count <= 0:
+        return
+    clip = model.clip_model
+    frozen = [clip.token_embedding, *clip.transformer.resblocks[:count]]
+    for module in frozen:
+        module.requires_grad_(False)
+    clip.positional_embedding.requires_grad_(False)
+
+
+class Trainer:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log_file = (self.out / "train.log").open("a", encoding="utf-8")
+        self.stop_requested = False
+        torch.manual_seed(args.seed)
+        self.model = self._build_model().to(args.device)
+        freeze_text_layers(self.model, args.freeze_text_layers)
+        self.objective = PermutationObjective(
+            self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
+        ).to(args.device)
+        groups = parameter_groups(self.model, args.lr, args.decoder_lr_scale, args.weight_decay)
+        if self.objective.ctc_head is not None:
+            groups.append(
+                {
+                    "params": self.objective.ctc_head.parameters(),
+                    "lr": args.lr,
+                    "weight_decay": args.weight_decay,
+                }
+            )
+        self.optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer,
+            max_lr=[g["lr"] for g in groups],
+            total_steps=args.steps,
+            pct_start=args.warmup,
+            anneal_strategy="cos",
+            cycle_momentum=False,
+        )
+        self.schedule = Schedule(args.steps)
+        self.step = 0
+        self.best = -1.0
+        self.samples_seen = 0
+        self.train_seconds = 0.0
+        self._resume()
+
+    def _build_model(self) -> CLIP4STR:
+        if self.args.init:
+            return CLIP4STR.from_checkpoint(self.args.init, trust_checkpoint=False)
+        config = CLIP4STRConfig(clip=SMALL_CONV, decoder_heads=6, refine_iters=1)
+        return CLIP4STR(config)
+
+    # ------------------------------------------------------------------ state
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            return
+        state = torch.load(path, map_location=self.args.device, weights_only=True)
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.best = state["step"], state["best"]
+        self.samples_seen, self.train_seconds = state["samples_seen"], state["train_seconds"]
+        self.objective.generator.set_state(state["generator"])
+        self.log(f"resumed from {path} at step {self.step}")
+
+    def save(self) -> None:
+        state = {
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "best": self.best,
+            "samples_seen": self.samples_seen,
+            "train_seconds": self.train_seconds,
+            "generator": self.objective.generator.get_state(),
+            "config": self.model.config.to_dict(),
+            "args": vars(self.args),
+        }
+        tmp = self.out / "last.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.out / "last.pt")
+
+    def log(self, message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        print(line, flush=True)
+        self.log_file.write(line + "\n")
+        self.log_file.flush()
+
+    # ------------------------------------------------------------------ evaluation
+
+    def validate(self, val_file: Path) -> float:
+        rows = [line.split("\t") for line in val_file.read_text().splitlines() if line]
+        root = Path(self.args.real)
+        readings = self.model.read([root / r[0] for r in rows], batch_size=128)
+        accuracy = word_accuracy([r.text for r in readings], [r[1] for r in rows])
+        return accuracy.alnum
+
+    def export_best(self, accuracy: float) -> None:
+        self.best = accuracy
+        folder = self.model.save_pretrained(self.out / "best")
+        info = {
+            "step": self.step,
+            "val_accuracy_alnum": accuracy,
+            "samples_seen": self.samples_seen,
+            "train_seconds": self.train_seconds,
+        }
+        (folder / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ loop
+
+    def _open_stream(self, train_file: Path | None, real_ratio: float):
+        from .synth.stream import RealCropDataset, SynthStream
+
+        cfg = self.model.config
+        real = None
+        if train_file is not None and real_ratio > 0:
+            real = RealCropDataset(
+                self.args.real,
+                cfg.image_size,
+                cfg.image_mean,
+                cfg.image_std,
+                charset=cfg.charset,
+                max_length=cfg.max_label_length,
+                augment=True,
+                labels_file=str(train_file),
+            )
+        stream = SynthStream(
+            batch_size=self.args.batch_size,
+            image_size=cfg.image_size,
+            seed=self.args.seed + self.step,
+            difficulty=self.schedule.difficulty(self.step),
+            stage=self.schedule.stage(self.step),
+            num_workers=self.args.workers,
+            real=real,
+            real_ratio=real_ratio if real else 0.0,
+            mean=cfg.image_mean,
+            std=cfg.image_std,
+            max_length=cfg.max_label_length,
+        )
+        stream.start()
+        return stream
+
+    def run(self) -> None:
+        args = self.args
+        train_file = val_file = None
+        if args.real:
+            train_file, val_file = split_real_crops(Path(args.real), self.out, args.val_size)
+        deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else math.inf
+        ratio = self.schedule.real_ratio(self.step)
+        stream = self._open_stream(train_file, ratio)
+        self.log(f"training from step {self.step} to {args.steps}: {json.dumps(vars(args))}")
+        window_start, window_samples = time.monotonic(), 0
+        try:
+            while self.step < args.steps and not self._should_stop(deadline):
+                if self.schedule.real_ratio(self.step) != ratio:
+                    stream.close()
+                    ratio = self.schedule.real_ratio(self.step)
+                    stream = self._open_stream(train_file, ratio)
+                stream.stage = self.schedule.stage(self.step)
+                stream.difficulty = self.schedule.difficulty(self.step)
+                images, labels = stream.next_batch(timeout=600)
+                started = time.monotonic()
+                parts = self._train_step(images.to(args.device), labels)
+                self.train_seconds += time.monotonic() - started
+                self.step += 1
+                self.samples_seen += len(labels)
+                window_samples += len(labels)
+                if self.step % args.log_every == 0:
+                    rate = window_samples / (time.monotonic() - window_start)
+                    self.log(
+                        f"step {self.step} loss {float(parts.total):.4f} visual {parts.visual:.4f}"
+                        f" cross {parts.cross:.4f} ctc {parts.ctc:.4f}"
+                        f" lr {self.scheduler.get_last_lr()[0]:.2e} stage {stream.stage}"
+                        f" difficulty {stream.difficulty:.2f} real {ratio:.2f} {rate:.1f} samples/s"
+                    )
+                    window_start, window_samples = time.monotonic(), 0
+                if self.step % args.checkpoint_every == 0:
+                    self.save()
+                if val_file is not None and self.step % args.eval_every == 0:
+                    self._evaluate(val_file)
+        finally:
+            stream.close()
+            self.save()
+            self.log(f"stopped at step {self.step} (checkpoint {self.out / 'last.pt'})")
+        if self.step >= args.steps and val_file is not None and self.step % args.eval_every:
+            self._evaluate(val_file)
+
+    def _evaluate(self, val_file: Path) -> None:
+        accuracy = self.validate(val_file)
+        self.model.train()
+        improved = accuracy > self.best
+        if improved:
+            self.export_best(accuracy)
+            self.save()
+        self.log(f"step {self.step} validation accuracy {accuracy:.4f} (best {self.best:.4f})")
+
+    def _train_step(self, images: torch.Tensor, labels: list[str]):
+        self.objective.train()
+        parts = self.objective(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        nn.utils.clip_grad_norm_(self.objective.parameters(), self.args.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return parts
+
+    def _should_stop(self, deadline: float) -> bool:
+        if (self.out / "STOP").exists():
+            self.log("STOP file found")
+            return True
+        return self.stop_requested or time.monotonic() > deadline
+
+    def request_stop(self, *_args) -> None:
+        self.stop_requested = True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m recognizer.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", required=True, help="run folder (log, checkpoints, best model)")
+    p.add_argument("--steps", type=int, default=60000, help="total optimiser steps")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the encoder")
+    p.add_argument(
+        "--decoder-lr-scale",
+        type=float,
+        default=1.0,
+        help="decoder LR / encoder LR (19 when fine-tuning a pre-trained CLIP)",
+    )
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup", type=float, default=0.075, help="warm-up fraction (one-cycle)")
+    p.add_argument("--grad-clip", type=float, default=20.0)
+    p.add_argument("--orders", type=int, default=6, help="factorisation orders per batch")
+    p.add_argument("--ctc-weight", type=float, default=0.5, help="auxiliary CTC loss (0: off)")
+    p.add_argument(
+        "--freeze-text-layers",
+        type=int,
+        default=0,
+        help="frozen text blocks (6 when fine-tuning a pre-trained CLIP)",
+    )
+    p.add_argument("--init", default=None, help="start from this checkpoint instead of scratch")
+    p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
+    p.add_argument("--val-size", type=int, default=600, help="real crops held out for selection")
+    p.add_argument("--workers", type=int, default=1, help="rendering processes")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    trainer = Trainer(args)
+    signal.signal(signal.SIGTERM, trainer.request_stop)
+    signal.signal(signal.SIGINT, trainer.request_stop)
+    trainer.run()
+
+
+if __name__ == "__main__":
+    main()
