@@ -40,7 +40,7 @@ LONG_TEXT = "Abcdefghijklmnopqrstuvw25"
 def small_fonts(tmp_path_factory):
     """DejaVu only: scanning it takes a moment, unlike the whole font tree on a fresh machine."""
     if not (DEJAVU / "DejaVuSans.ttf").is_file():
-        pytest.skip("DejaVu fonts missing: run scripts/install_training_assets.sh")
+        pytest.skip("DejaVu fonts missing: run recognizer/synth/install_training_assets.sh")
     return discover_fonts([DEJAVU], cache_dir=tmp_path_factory.mktemp("font-cache"))
 
 

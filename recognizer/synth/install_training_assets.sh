@@ -6,7 +6,7 @@
 # everything is present. Packages that this Debian release does not have are skipped with a
 # warning. Needs root (or sudo) only when something is missing.
 #
-# Usage: scripts/install_training_assets.sh [--check]
+# Usage: recognizer/synth/install_training_assets.sh [--check]
 #   --check   only report what is missing; exit 1 if anything is.
 set -euo pipefail
 
