@@ -159,13 +159,22 @@ class CLIP4STR(nn.Module):
         model.clip_model.load_state_dict(clip_state)
         return model
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``model.safetensors`` and ``config.json`` into ``directory``."""
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype | None = None) -> Path:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory``.
+
+        ``dtype`` (e.g. ``torch.float16``) stores floating-point tensors in that precision to
+        halve the file; loading casts them back to the model's own precision.
+        """
         from safetensors.torch import save_file
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        state = {}
+        for key, value in self.state_dict().items():
+            value = value.detach().cpu()
+            if dtype is not None and value.is_floating_point():
+                value = value.to(dtype)
+            state[key] = value.contiguous()
         save_file(state, directory / "model.safetensors", metadata={"format": "clip4str"})
         config_text = json.dumps(self.config.to_dict(), indent=2)
         (directory / "config.json").write_text(config_text + "\n", encoding="utf-8")

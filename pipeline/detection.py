@@ -1,0 +1,100 @@
+"""Text detection through MMOCR: named detector configs, weights, and a batch interface."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recognizer.hub import WeightsUnavailableError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "detector_configs"
+DETECTORS = {
+    "default": "default.py",
+    "dbnet": "dbnet_resnet18_fpnc_icdar2015.py",
+    "dbnetpp": "dbnetpp_resnet50-dcnv2_icdar2015.py",
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    polygon: np.ndarray  # (N, 2) float32 points in image pixels
+    score: float
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """The config file for a known detector name or a path to an MMOCR config."""
+    key = str(name_or_path)
+    if key in DETECTORS:
+        return CONFIG_DIR / DETECTORS[key]
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    raise WeightsUnavailableError(
+        f"{key!r} is neither an MMOCR detector config nor a known detector "
+        f"({', '.join(DETECTORS)})"
+    )
+
+
+def resolve_weights(config: Path, weights: str | None) -> str | None:
+    """Local weights for a config: the given path, or its ``load_from``, downloaded once."""
+    if weights is not None:
+        return weights
+    from mmengine import Config
+
+    url = Config.fromfile(str(config)).get("load_from")
+    if not url or not str(url).startswith(("http://", "https://")):
+        return url
+    return download_checkpoint(str(url))
+
+
+def download_checkpoint(url: str) -> str:
+    """A model-zoo checkpoint in torch's hub cache, downloading it with a progress bar."""
+    import torch.hub
+
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    target = folder / os.path.basename(url)
+    if target.is_file():
+        return str(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, str(target), progress=True)
+    except Exception as error:  # noqa: BLE001 - every network failure gets the same advice
+        raise WeightsUnavailableError(
+            f"could not download {url} ({type(error).__name__}: {error}). Without network, "
+            f"download it elsewhere and place it at {target}, or pass its path as weights"
+        ) from None
+    return str(target)
+
+
+class MMOCRDetector:
+    """A text detector run by MMOCR's ``TextDetInferencer``; images in, polygons out."""
+
+    def __init__(self, detector: str | Path = "default", weights: str | None = None,
+                 device: str = "cpu"):
+        from recognizer.compat import apply_openmmlab_workarounds
+
+        apply_openmmlab_workarounds()
+        from mmocr.apis import TextDetInferencer
+
+        self.config = resolve_config(detector)
+        self.name = str(detector)
+        self._inferencer = TextDetInferencer(
+            model=str(self.config), weights=resolve_weights(self.config, weights), device=device
+        )
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        """Polygons with scores for each HxWx3 RGB image."""
+        if not images:
+            return []
+        bgr = [np.ascontiguousarray(image[:, :, ::-1]) for image in images]
+        output = self._inferencer(bgr, batch_size=len(bgr), progress_bar=False)
+        results = []
+        for prediction in output["predictions"]:
+            results.append([
+                Detection(np.asarray(polygon, dtype=np.float32).reshape(-1, 2), float(score))
+                for polygon, score in zip(prediction["polygons"], prediction["scores"])
+            ])
+        return results
