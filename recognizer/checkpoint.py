@@ -34,6 +34,9 @@ CONFIG_NAME = "config.json"
 # Prefixes that wrappers put in front of the model's own keys (DDP, MMOCR, Lightning).
 _WRAPPER_PREFIXES = ("module.", "model.", "recognizer.")
 _MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
+# Where a wrapper (recognizer.mmocr_glue) stores the model's config beside its weights, as the
+# value of a ``<prefix>_extra_state`` entry of the state dict.
+EMBEDDED_CONFIG_KEY = "clip4str_config"
 
 
 class CheckpointError(ValueError):
@@ -95,8 +98,11 @@ def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
         raise CheckpointError(
             f"{path}: this checkpoint holds Python objects besides tensors, and unpickling "
             "them can run arbitrary code. It was refused. If you trust where the file comes "
-            "from, load it with trust_checkpoint=True (command line: --trust-checkpoint); "
-            f"details: {_first_line(error)}"
+            "from, load it with trust_checkpoint=True (command line: --trust-checkpoint). "
+            "Training checkpoints of MMOCR/mmengine are such files (they keep the training "
+            "state); once trusted, CLIP4STR.from_checkpoint(path, trust_checkpoint=True)"
+            ".save_pretrained(folder) writes a copy that loads without trust. "
+            f"Details: {_first_line(error)}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
         raise CheckpointError(
@@ -203,6 +209,8 @@ def load_model(cls: type[CLIP4STR], path: Path, trust_checkpoint: bool) -> CLIP4
     from .model import CLIP4STRConfig
 
     state, hparams, saved_config = read_weights(path, trust_checkpoint)
+    if saved_config is None:
+        saved_config = _embedded_config(state)
     state = strip_wrapper_prefix(state)
     _check_is_clip4str(state, path)
     if saved_config is not None:
@@ -212,6 +220,14 @@ def load_model(cls: type[CLIP4STR], path: Path, trust_checkpoint: bool) -> CLIP4
     model = cls(config)
     _load_state(model, state, path)
     return model
+
+
+def _embedded_config(state: Mapping[str, Any]) -> dict | None:
+    for key, value in state.items():
+        if key.endswith("_extra_state") and isinstance(value, Mapping):
+            if EMBEDDED_CONFIG_KEY in value:
+                return dict(value[EMBEDDED_CONFIG_KEY])
+    return None
 
 
 def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:

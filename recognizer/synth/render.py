@@ -88,7 +88,9 @@ class WordRenderer:
     ) -> None:
         fonts = list(fonts) if fonts is not None else discover_fonts()
         if not fonts:
-            raise RuntimeError("no usable fonts found: run recognizer/synth/install_training_assets.sh")
+            raise RuntimeError(
+                "no usable fonts found: run recognizer/synth/install_training_assets.sh"
+            )
         self.families = list(font_families(fonts).values())
         full = [f for f in fonts if len(f.coverage) == 94]
         self.fallback = next((f for f in full if "DejaVuSans.ttf" in f.path), (full or fonts)[0])

@@ -1,0 +1,49 @@
+# The embedded default recognizer: SMALL_CONV (convolutional stem, 4x192 ViT), 32x128 input,
+# trained from scratch. Its weights (recognizer/weights/default/) load when the model is built;
+# while they are not installed the model starts from random weights, with a warning.
+_base_ = ["./_base_clip4str.py"]
+
+model = dict(
+    architecture=dict(preset="SMALL_CONV"),
+    decoder_heads=6,
+    checkpoint="default",
+    freeze_text_layers=0,
+)
+
+test_pipeline = [
+    dict(type="LoadImageFromFile", imdecode_backend="pillow"),
+    dict(
+        type="Resize",
+        scale=(128, 32),
+        keep_ratio=False,
+        backend="pillow",
+        interpolation="bicubic",
+    ),
+    dict(type="LoadOCRAnnotations", with_text=True),
+    dict(
+        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
+    ),
+]
+train_pipeline = [
+    dict(type="LoadImageFromFile", imdecode_backend="pillow", ignore_empty=True, min_size=2),
+    dict(type="LoadOCRAnnotations", with_text=True),
+    dict(
+        type="Resize",
+        scale=(128, 32),
+        keep_ratio=False,
+        backend="pillow",
+        interpolation="bicubic",
+    ),
+    dict(
+        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
+    ),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader
+
+# Trained from scratch: a higher LR, the same for encoder and decoders.
+optim_wrapper = dict(
+    optimizer=dict(lr=1e-3, weight_decay=0.05),
+    paramwise_cfg=dict(decoder_lr_scale=1.0),
+)
