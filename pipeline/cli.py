@@ -32,23 +32,39 @@ def write_atomically(path: Path, data: bytes) -> None:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("models")
     models.add_argument(
-        "--detector", default="default",
+        "--detector",
+        default="default",
         help=f"detector name ({', '.join(DETECTORS)}) or MMOCR config path (default: %(default)s)",
     )
-    models.add_argument("--detector-weights", default=None,
-                        help="detector checkpoint (default: the config's own weights)")
     models.add_argument(
-        "--recognizer", default="default",
+        "--detector-weights",
+        default=None,
+        help="detector checkpoint (default: the config's own weights)",
+    )
+    models.add_argument(
+        "--recognizer",
+        default="default",
         help=f"recognizer name ({', '.join(KNOWN_NAMES)}) or checkpoint path "
         "(default: %(default)s)",
     )
-    models.add_argument("--batch-size", type=int, default=64,
-                        help="word crops per recognizer batch (default: %(default)s)")
-    models.add_argument("--images-per-batch", type=int, default=4,
-                        help="images detected together; their crops share batches")
+    models.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="word crops per recognizer batch (default: %(default)s)",
+    )
+    models.add_argument(
+        "--images-per-batch",
+        type=int,
+        default=4,
+        help="images detected together; their crops share batches",
+    )
     models.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
-    models.add_argument("--trust-checkpoint", action="store_true",
-                        help="allow recognizer checkpoints that need full unpickling")
+    models.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow recognizer checkpoints that need full unpickling",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,21 +74,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
-        "run", help="read one photo or every photo in a folder",
+        "run",
+        help="read one photo or every photo in a folder",
         description="Read one photo (prints its text) or a folder of photos (one JSON per "
         "photo under --out, same relative paths; finished photos are skipped).",
     )
     run.add_argument("input", type=Path, help="a photo or a folder (searched recursively)")
-    run.add_argument("--out", type=Path, default=None,
-                     help="output folder (required for a folder input)")
-    run.add_argument("--format", choices=("text", "json"), default="text",
-                     help="what to print for a single photo (default: %(default)s)")
-    run.add_argument("--visualize", action="store_true",
-                     help="also write an overlay picture next to each JSON")
+    run.add_argument(
+        "--out", type=Path, default=None, help="output folder (required for a folder input)"
+    )
+    run.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="what to print for a single photo (default: %(default)s)",
+    )
+    run.add_argument(
+        "--visualize", action="store_true", help="also write an overlay picture next to each JSON"
+    )
     run.add_argument("--overwrite", action="store_true", help="redo photos already done")
     _add_model_options(run)
     evaluate = commands.add_parser(
-        "eval", help="score against ground truth (scenes.jsonl)",
+        "eval",
+        help="score against ground truth (scenes.jsonl)",
         description="Detection and end-to-end precision/recall/H-mean at IoU >= 0.5; texts "
         "compared lowercase alphanumeric; ground-truth '###' regions are don't-care.",
     )
@@ -86,8 +110,11 @@ def _pipeline(args):
     from .core import OCRPipeline
 
     return OCRPipeline(
-        detector=args.detector, recognizer=args.recognizer, device=args.device,
-        batch_size=args.batch_size, detector_weights=args.detector_weights,
+        detector=args.detector,
+        recognizer=args.recognizer,
+        device=args.device,
+        batch_size=args.batch_size,
+        detector_weights=args.detector_weights,
         trust_checkpoint=args.trust_checkpoint,
     )
 
@@ -134,8 +161,11 @@ def run_folder(args, pipeline) -> int:
         bar.update(1)
     bar.close()
     done = len(todo) - len(failures)
-    print(f"{done} photos read, {skipped} already done, {len(failures)} failed "
-          f"(outputs in {args.out})", file=sys.stderr)
+    print(
+        f"{done} photos read, {skipped} already done, {len(failures)} failed "
+        f"(outputs in {args.out})",
+        file=sys.stderr,
+    )
     for path, reason in failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     return 1 if failures else 0
@@ -162,11 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and not args.input.exists():
         print(f"error: {args.input}: no such file or folder", file=sys.stderr)
         return 2
-    if args.command == "run" and args.input.is_file() and (
-        args.input.suffix.lower() not in IMAGE_EXTENSIONS
+    if (
+        args.command == "run"
+        and args.input.is_file()
+        and (args.input.suffix.lower() not in IMAGE_EXTENSIONS)
     ):
-        print(f"note: {args.input} has an unusual extension; trying to read it anyway",
-              file=sys.stderr)
+        print(
+            f"note: {args.input} has an unusual extension; trying to read it anyway",
+            file=sys.stderr,
+        )
     try:
         pipeline = _pipeline(args)
         if args.command == "eval":
@@ -184,4 +218,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

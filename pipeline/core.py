@@ -68,10 +68,7 @@ class OCRPipeline:
         Raises ``ImageError`` for the first input that is not a usable image; use
         ``ocr_many`` to go on past bad inputs.
         """
-        pages = [
-            _Page(load_image(item, self.max_pixels), _path_of(item), [])
-            for item in images
-        ]
+        pages = [_Page(load_image(item, self.max_pixels), _path_of(item), []) for item in images]
         for page, detections in zip(pages, self.detector.detect([p.image for p in pages])):
             page.detections = detections
         return self._read_pages(pages)
@@ -112,8 +109,10 @@ class OCRPipeline:
                 crop = rectify_polygon(page.image, detection.polygon)
                 variants = [crop.image]
                 if crop.vertical:
-                    variants += [cv2.rotate(crop.image, cv2.ROTATE_90_CLOCKWISE),
-                                 cv2.rotate(crop.image, cv2.ROTATE_90_COUNTERCLOCKWISE)]
+                    variants += [
+                        cv2.rotate(crop.image, cv2.ROTATE_90_CLOCKWISE),
+                        cv2.rotate(crop.image, cv2.ROTATE_90_COUNTERCLOCKWISE),
+                    ]
                 for variant in variants:
                     crops.append(variant)
                     owners.append((p, d))
@@ -129,8 +128,14 @@ class OCRPipeline:
         for d, detection in enumerate(page.detections):
             reading = best[(p, d)]
             if reading.text:
-                words.append(Word(detection.polygon.tolist(), reading.text,
-                                  reading.confidence, detection.score))
+                words.append(
+                    Word(
+                        detection.polygon.tolist(),
+                        reading.text,
+                        reading.confidence,
+                        detection.score,
+                    )
+                )
         groups = group_into_lines([np.asarray(w.polygon) for w in words])
         ordered = [i for group in groups for i in group]
         words = [words[i] for i in ordered]

@@ -33,8 +33,7 @@ def resolve_config(name_or_path: str | Path) -> Path:
     if path.is_file():
         return path
     raise WeightsUnavailableError(
-        f"{key!r} is neither an MMOCR detector config nor a known detector "
-        f"({', '.join(DETECTORS)})"
+        f"{key!r} is neither an MMOCR detector config nor a known detector ({', '.join(DETECTORS)})"
     )
 
 
@@ -72,8 +71,9 @@ def download_checkpoint(url: str) -> str:
 class MMOCRDetector:
     """A text detector run by MMOCR's ``TextDetInferencer``; images in, polygons out."""
 
-    def __init__(self, detector: str | Path = "default", weights: str | None = None,
-                 device: str = "cpu"):
+    def __init__(
+        self, detector: str | Path = "default", weights: str | None = None, device: str = "cpu"
+    ):
         from recognizer.compat import apply_openmmlab_workarounds
 
         apply_openmmlab_workarounds()
@@ -93,8 +93,10 @@ class MMOCRDetector:
         output = self._inferencer(bgr, batch_size=len(bgr), progress_bar=False)
         results = []
         for prediction in output["predictions"]:
-            results.append([
-                Detection(np.asarray(polygon, dtype=np.float32).reshape(-1, 2), float(score))
-                for polygon, score in zip(prediction["polygons"], prediction["scores"])
-            ])
+            results.append(
+                [
+                    Detection(np.asarray(polygon, dtype=np.float32).reshape(-1, 2), float(score))
+                    for polygon, score in zip(prediction["polygons"], prediction["scores"])
+                ]
+            )
         return results

@@ -63,8 +63,10 @@ def group_into_lines(
     word heights after it. Lines are then ordered top to bottom (by their vertical centre),
     and lines side by side (columns) left to right when they share a band.
     """
-    boxes = sorted((Box(i, np.asarray(p, dtype=np.float32).reshape(-1, 2))
-                    for i, p in enumerate(polygons)), key=lambda b: b.left)
+    boxes = sorted(
+        (Box(i, np.asarray(p, dtype=np.float32).reshape(-1, 2)) for i, p in enumerate(polygons)),
+        key=lambda b: b.left,
+    )
     lines: list[list[Box]] = []
     for word in boxes:
         candidates = [line for line in lines if _same_line(line, word, min_overlap, max_gap)]
@@ -78,6 +80,7 @@ def group_into_lines(
 
 def order_lines(lines: list[list[Box]]) -> list[list[Box]]:
     """Top to bottom; lines whose vertical extents overlap strongly read left to right."""
+
     def extent(line):
         return (min(b.top for b in line), max(b.bottom for b in line), min(b.left for b in line))
 

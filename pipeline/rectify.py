@@ -120,8 +120,12 @@ def unwarp_curved(image: np.ndarray, polygon: Polygon, slices: int = 8) -> np.nd
     pieces = []
     for i in range(slices):
         quad = np.float32([top[i], top[i + 1], bottom[i + 1], bottom[i]])
-        width = int(round((np.linalg.norm(top[i + 1] - top[i]) + np.linalg.norm(
-            bottom[i + 1] - bottom[i])) / 2))
+        width = int(
+            round(
+                (np.linalg.norm(top[i + 1] - top[i]) + np.linalg.norm(bottom[i + 1] - bottom[i]))
+                / 2
+            )
+        )
         if width >= 1:
             pieces.append(warp_quadrilateral(image, quad, (width, height)))
     if not pieces:

@@ -79,8 +79,11 @@ class OCRResult:
             "models": dict(self.models),
             "text": self.text,
             "lines": [
-                {"polygon": _points(line.polygon), "text": line.text,
-                 "words": list(line.word_indices)}
+                {
+                    "polygon": _points(line.polygon),
+                    "text": line.text,
+                    "words": list(line.word_indices),
+                }
                 for line in self.lines
             ],
             "words": [word.to_dict() for word in self.words],

@@ -11,8 +11,11 @@ def box(x, y, w=40, h=20, skew=0.0):
 
 def test_words_of_a_paragraph_form_lines_top_to_bottom_left_to_right():
     words = {
-        "the": box(10, 10), "quick": box(60, 12), "fox": box(110, 9),
-        "jumps": box(10, 50), "over": box(60, 51),
+        "the": box(10, 10),
+        "quick": box(60, 12),
+        "fox": box(110, 9),
+        "jumps": box(10, 50),
+        "over": box(60, 51),
         "lazy": box(10, 90),
     }
     names = list(words)

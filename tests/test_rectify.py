@@ -85,11 +85,15 @@ def _arc_band(strip, centre=(250, 320), radius=200, thickness=40, start=200, end
     map_y = (radius - distance) / thickness * h
     canvas = cv2.remap(strip, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
     count = 12
-    outer = [(centre[0] + radius * np.cos(np.radians(a)), centre[1] + radius * np.sin(np.radians(a)))
-             for a in np.linspace(start, end, count)]
+    outer = [
+        (centre[0] + radius * np.cos(np.radians(a)), centre[1] + radius * np.sin(np.radians(a)))
+        for a in np.linspace(start, end, count)
+    ]
     inner_r = radius - thickness
-    inner = [(centre[0] + inner_r * np.cos(np.radians(a)), centre[1] + inner_r * np.sin(np.radians(a)))
-             for a in np.linspace(end, start, count)]
+    inner = [
+        (centre[0] + inner_r * np.cos(np.radians(a)), centre[1] + inner_r * np.sin(np.radians(a)))
+        for a in np.linspace(end, start, count)
+    ]
     return canvas, np.float32(outer + inner)
 
 

@@ -9,8 +9,14 @@ def test_json_has_versioned_schema_polygons_and_reading_order():
     hello = Word([[10, 10], [50, 10], [50, 30], [10, 30]], "Hello", 0.987654, 0.9)
     world = Word([[60, 10], [100, 10], [100, 30], [60, 30]], "world", 0.5)
     line = Line([[10, 10], [100, 10], [100, 30], [10, 30]], [hello, world], [0, 1])
-    result = OCRResult([hello, world], [line], width=200, height=100, path="a.jpg",
-                       models={"detector": "default", "recognizer": "default"})
+    result = OCRResult(
+        [hello, world],
+        [line],
+        width=200,
+        height=100,
+        path="a.jpg",
+        models={"detector": "default", "recognizer": "default"},
+    )
     data = json.loads(result.to_json())
     assert data["schema"] == "ocr-pipeline/result" and data["schema_version"] == SCHEMA_VERSION
     assert data["image"] == {"path": "a.jpg", "width": 200, "height": 100}
@@ -18,7 +24,9 @@ def test_json_has_versioned_schema_polygons_and_reading_order():
     assert data["lines"] == [{"polygon": line.polygon, "text": "Hello world", "words": [0, 1]}]
     assert data["words"][0] == {
         "polygon": [[10, 10], [50, 10], [50, 30], [10, 30]],
-        "text": "Hello", "confidence": 0.9877, "detection_score": 0.9,
+        "text": "Hello",
+        "confidence": 0.9877,
+        "detection_score": 0.9,
     }
 
 

@@ -1,0 +1,75 @@
+# The offline default text detector: PP-OCR's DB model (ONNX, shipped in the `rapidocr`
+# wheel, so nothing is downloaded) run inside MMOCR, with MMOCR's DB post-processing and the
+# lines it finds cut into words. Needs `pip install rapidocr onnxruntime`.
+#
+#   MMOCRInferencer(det="detector_configs/default.py")
+#
+# Settings measured on ../shared/data/icdar2015_dev_scenes with eval_detection.py (see
+# pipeline/word_splitting.py for what each word_splitter value means).
+_base_ = [
+    "mmocr::textdet/_base_/default_runtime.py",
+    "mmocr::textdet/_base_/datasets/icdar2015.py",
+]
+
+custom_imports = dict(imports=["pipeline.mmocr_detector"], allow_failed_imports=False)
+
+model = dict(
+    type="PPOCRDBDetector",
+    model_file=None,  # None: the detection model inside the installed rapidocr package
+    num_threads=0,  # onnxruntime's choice (all cores)
+    # PP-OCR's input: BGR (as OpenCV loads it), pixel / 255 normalised with mean 0.5, std 0.5.
+    data_preprocessor=dict(
+        type="TextDetDataPreprocessor",
+        mean=[127.5, 127.5, 127.5],
+        std=[127.5, 127.5, 127.5],
+        bgr_to_rgb=False,
+        pad_size_divisor=32,
+    ),
+    postprocessor=dict(
+        type="DBPostprocessor",
+        text_repr_type="quad",
+        mask_thr=0.3,
+        min_text_score=0.7,
+        unclip_ratio=1.6,
+    ),
+    word_splitter=dict(
+        profile="ink",
+        min_gap=0.15,
+        gap_level=0.15,
+        relative_gap=2.0,
+        band=0.6,
+        text_rows=True,
+        margin=0.1,
+        min_word=0.3,
+        min_strip_height=32,
+    ),
+)
+
+test_pipeline = [
+    dict(type="LoadImageFromFile", color_type="color_ignore_orientation"),
+    # PP-OCR's own resize: long side at most 2000, short side at least 736, sides rounded
+    # to multiples of 32.
+    dict(type="PPOCRDetResize", min_side=736, max_side=2000),
+    dict(
+        type="LoadOCRAnnotations",
+        with_polygon=True,
+        with_bbox=True,
+        with_label=True,
+    ),
+    dict(
+        type="PackTextDetInputs", meta_keys=("img_path", "ori_shape", "img_shape", "scale_factor")
+    ),
+]
+
+icdar2015_textdet_test = _base_.icdar2015_textdet_test
+icdar2015_textdet_test.pipeline = test_pipeline
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type="DefaultSampler", shuffle=False),
+    dataset=icdar2015_textdet_test,
+)
+val_dataloader = test_dataloader
+test_cfg = dict(type="TestLoop")
+val_cfg = dict(type="ValLoop")

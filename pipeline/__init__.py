@@ -1,0 +1,1 @@
+"""OCR pipeline for photos: detection, rectification, recognition and layout."""

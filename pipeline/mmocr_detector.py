@@ -1,0 +1,205 @@
+"""PP-OCR's DB text detector (ONNX, from the ``rapidocr`` package) as an MMOCR text detector.
+
+This is the offline default detector (``detector_configs/default.py``): it needs no download,
+because the ``rapidocr`` wheel ships the PP-OCR detection model. The model is a
+Differentiable-Binarization network trained on text *lines*; MMOCR's own ``DBPostprocessor``
+turns its probability map into line polygons, and :mod:`pipeline.word_splitting` cuts each
+line into words at the gaps between them.
+
+Importing this module registers, in MMOCR's registries:
+
+- ``PPOCRDBDetector`` (``mmocr.registry.MODELS``): the detector (inference only);
+- ``PPOCRDetResize`` (``mmocr.registry.TRANSFORMS``): the input resize PP-OCR expects.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.word_splitting import WordSplitter, to_gray
+from recognizer.compat import apply_openmmlab_workarounds
+
+apply_openmmlab_workarounds()
+
+import torch  # noqa: E402
+from mmcv.transforms import BaseTransform  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
+from mmocr.datasets.transforms import Resize  # noqa: E402
+from mmocr.models.textdet.detectors.base import BaseTextDetector  # noqa: E402
+from mmocr.registry import MODELS, TRANSFORMS  # noqa: E402
+from mmocr.structures import TextDetDataSample  # noqa: E402
+from mmocr.utils.typing_utils import DetSampleList  # noqa: E402
+
+__all__ = ["PPOCRDBDetector", "PPOCRDetResize", "find_ppocr_det_model", "ppocr_input_size"]
+
+INSTALL_HINT = "pip install rapidocr onnxruntime"
+# The detection model the tested rapidocr release (3.10) ships in its wheel.
+PREFERRED_MODEL = "PP-OCRv6_det_small.onnx"
+
+
+def find_ppocr_det_model() -> Path:
+    """The PP-OCR text detection ONNX file inside the installed ``rapidocr`` package."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "The default text detector runs PP-OCR's detection model, which ships inside the "
+            f"'rapidocr' package; it is not installed. Install it with: {INSTALL_HINT}"
+        )
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    if (models / PREFERRED_MODEL).is_file():
+        return models / PREFERRED_MODEL
+    # Other rapidocr releases ship other PP-OCR versions under other names.
+    candidates = sorted(models.glob("*det*.onnx"))
+    if not candidates:
+        raise FileNotFoundError(
+            f"No PP-OCR detection model (*det*.onnx) in {models}. Reinstall a rapidocr release "
+            f"that ships one: pip install --force-reinstall 'rapidocr>=3.10,<4' onnxruntime"
+        )
+    return candidates[-1]
+
+
+def ppocr_input_size(
+    height: int, width: int, min_side: int = 736, max_side: int = 2000, divisor: int = 32
+) -> tuple[int, int]:
+    """(height, width) PP-OCR's detector is fed for an image of this size.
+
+    As PP-OCR (and rapidocr) preprocess: images longer than ``max_side`` are shrunk to it,
+    images whose short side is under ``min_side`` are enlarged to it (aspect ratio kept),
+    then each side is rounded to a multiple of ``divisor`` (the network's stride).
+    """
+    scale = min(1.0, max_side / max(height, width))
+    if min(height, width) * scale < min_side:
+        scale = min_side / min(height, width)
+    new_h = max(divisor, round(int(height * scale) / divisor) * divisor)
+    new_w = max(divisor, round(int(width * scale) / divisor) * divisor)
+    return new_h, new_w
+
+
+@TRANSFORMS.register_module()
+class PPOCRDetResize(BaseTransform):
+    """Resize an image (and any annotations) to the input size of :func:`ppocr_input_size`.
+
+    Sets ``scale_factor`` like MMOCR's ``Resize``, so predictions map back to the original
+    image. The aspect ratio changes slightly (rounding to multiples of 32), as in PP-OCR.
+    """
+
+    def __init__(self, min_side: int = 736, max_side: int = 2000, divisor: int = 32) -> None:
+        self.min_side = min_side
+        self.max_side = max_side
+        self.divisor = divisor
+
+    def transform(self, results: dict) -> dict:
+        height, width = results["img"].shape[:2]
+        new_h, new_w = ppocr_input_size(height, width, self.min_side, self.max_side, self.divisor)
+        return Resize(scale=(new_w, new_h), keep_ratio=False)(results)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(min_side={self.min_side}, max_side={self.max_side}, "
+            f"divisor={self.divisor})"
+        )
+
+
+def _onnx_session(model_file: Path, num_threads: int) -> Any:
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise ModuleNotFoundError(
+            f"The default text detector needs onnxruntime to run PP-OCR's model: {INSTALL_HINT}"
+        ) from err
+    options = onnxruntime.SessionOptions()
+    if num_threads > 0:
+        options.intra_op_num_threads = num_threads
+    return onnxruntime.InferenceSession(
+        str(model_file), options, providers=["CPUExecutionProvider"]
+    )
+
+
+@MODELS.register_module()
+class PPOCRDBDetector(BaseTextDetector):
+    """PP-OCR's DB text detector run by onnxruntime, with MMOCR's DB post-processing.
+
+    Args:
+        postprocessor: an MMOCR text detection postprocessor (``DBPostprocessor``) that turns
+            the probability map into line polygons in original-image pixels.
+        data_preprocessor: MMOCR's ``TextDetDataPreprocessor``; it must produce what PP-OCR
+            expects: BGR, ``(pixel / 255 - 0.5) / 0.5``.
+        word_splitter: keyword arguments of :class:`~pipeline.word_splitting.WordSplitter`,
+            or None to return the model's line polygons as they are.
+        model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
+        num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
+
+    There are no trainable weights: ``MMOCRInferencer`` warns that no checkpoint was loaded,
+    which is expected here (the weights are inside the ONNX graph).
+    """
+
+    def __init__(
+        self,
+        postprocessor: dict,
+        data_preprocessor: dict | None = None,
+        word_splitter: dict | None = None,
+        model_file: str | None = None,
+        num_threads: int = 0,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.postprocessor = MODELS.build(postprocessor)
+        self.word_splitter = WordSplitter(**word_splitter) if word_splitter is not None else None
+        self.model_file = Path(model_file) if model_file else find_ppocr_det_model()
+        self.session = _onnx_session(self.model_file, num_threads)
+        self._input_name = self.session.get_inputs()[0].name
+
+    def _forward(self, inputs: torch.Tensor, data_samples: DetSampleList | None = None):
+        """The text probability map, (N, 1, H, W) in [0, 1], for normalised BGR inputs."""
+        batch = inputs.detach().to("cpu", torch.float32).numpy()
+        (prob,) = self.session.run(None, {self._input_name: batch})
+        return torch.from_numpy(prob).to(inputs.device)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self._forward(inputs)
+
+    def predict(self, inputs: torch.Tensor, data_samples: DetSampleList) -> DetSampleList:
+        prob_maps = self._forward(inputs)[:, 0]
+        data_samples = self.postprocessor(prob_maps, data_samples)
+        if self.word_splitter is not None:
+            for image, prob_map, sample in zip(inputs, prob_maps, data_samples):
+                self._split_into_words(image, prob_map, sample)
+        return data_samples
+
+    def loss(self, inputs: torch.Tensor, data_samples: DetSampleList) -> dict:
+        raise NotImplementedError(
+            "PPOCRDBDetector is inference only: the PP-OCR model is a fixed ONNX graph. "
+            "Train an MMOCR DBNet config instead."
+        )
+
+    def _split_into_words(
+        self, image: torch.Tensor, prob_map: torch.Tensor, sample: TextDetDataSample
+    ) -> None:
+        """Replace the sample's line polygons by word quadrilaterals (original pixels)."""
+        instances = sample.pred_instances
+        if not len(instances.polygons):
+            return
+        # The splitter works on the network input, where the prob map lives.
+        scale = np.asarray(sample.scale_factor, dtype=np.float64)  # (w_scale, h_scale)
+        gray = to_gray(self._denormalise(image))
+        prob = prob_map.detach().cpu().numpy()
+        words, scores = [], []
+        for polygon, score in zip(instances.polygons, instances.scores.tolist()):
+            line = np.asarray(polygon, dtype=np.float64).reshape(-1, 2) * scale
+            for word in self.word_splitter.split(line, gray, prob):
+                words.append((word / scale).reshape(-1).astype(np.float32))
+                scores.append(score)
+        sample.pred_instances = InstanceData(
+            polygons=words, scores=torch.tensor(scores, dtype=torch.float32)
+        )
+
+    def _denormalise(self, image: torch.Tensor) -> np.ndarray:
+        """The network input back as an 8-bit (H, W, C) image."""
+        mean = self.data_preprocessor.mean.detach().cpu()
+        std = self.data_preprocessor.std.detach().cpu()
+        pixels = image.detach().cpu() * std + mean
+        return pixels.clamp(0, 255).byte().permute(1, 2, 0).numpy()
