@@ -8,11 +8,15 @@ inside one are dropped before matching, as the ICDAR 2015 challenge does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from shapely.geometry import Polygon
+
+from recognizer.metrics import norm_alnum
 
 PolygonLike = Sequence[float] | np.ndarray  # flat [x1, y1, x2, y2, ...] or (N, 2) points
 
@@ -115,30 +119,112 @@ def match_detections(
     cared_gt = [i for i, skip in enumerate(ignore) if not skip]
     dont_care = [gts[i] for i, skip in enumerate(ignore) if skip]
 
-    dropped = [
+    dropped = _inside_dont_care(dets, dont_care, dont_care_overlap)
+    scored = sorted(set(range(len(dets))) - set(dropped))
+    candidates = [
+        (iou, d, g)
+        for d in scored
+        for g in cared_gt
+        if (iou := _iou(dets[d], gts[g])) >= iou_threshold
+    ]
+    pairs = _greedy_one_to_one(candidates)
+    score = DetectionScore(len(pairs), len(scored), len(cared_gt))
+    return DetectionMatch(pairs=pairs, dropped_detections=dropped, score=score)
+
+
+def _inside_dont_care(dets: list[Polygon], dont_care: list[Polygon], overlap: float) -> list[int]:
+    return [
         d
         for d, det in enumerate(dets)
-        if any(_share_inside(det, region) > dont_care_overlap for region in dont_care)
+        if any(_share_inside(det, region) > overlap for region in dont_care)
     ]
-    scored = sorted(set(range(len(dets))) - set(dropped))
 
-    candidates = sorted(
-        (
-            (iou, d, g)
-            for d in scored
-            for g in cared_gt
-            if (iou := _iou(dets[d], gts[g])) >= iou_threshold
-        ),
-        reverse=True,
-    )
+
+def _greedy_one_to_one(candidates: list[tuple[float, int, int]]) -> list[tuple[int, int, float]]:
+    """Pairs taken from the highest IoU down, each detection and each word used once."""
     used_det: set[int] = set()
     used_gt: set[int] = set()
     pairs = []
-    for iou, d, g in candidates:
-        if d in used_det or g in used_gt:
-            continue
-        used_det.add(d)
-        used_gt.add(g)
-        pairs.append((d, g, iou))
-    score = DetectionScore(len(pairs), len(scored), len(cared_gt))
-    return DetectionMatch(pairs=pairs, dropped_detections=dropped, score=score)
+    for iou, d, g in sorted(candidates, reverse=True):
+        if d not in used_det and g not in used_gt:
+            used_det.add(d)
+            used_gt.add(g)
+            pairs.append((d, g, iou))
+    return pairs
+
+
+def end_to_end_match(
+    detections: Sequence[PolygonLike],
+    texts: Sequence[str],
+    ground_truth: Sequence[PolygonLike],
+    truth_texts: Sequence[str],
+    ignore: Sequence[bool] | None = None,
+    iou_threshold: float = 0.5,
+) -> DetectionScore:
+    """Words both found (IoU >= threshold) and read right (lowercase alphanumeric).
+
+    Ground-truth words with no alphanumeric character are don't-care, like ``###`` ones.
+    """
+    ignore = [False] * len(ground_truth) if ignore is None else list(ignore)
+    ignore = [skip or not norm_alnum(t) for skip, t in zip(ignore, truth_texts)]
+    dets = [to_shapely(p) for p in detections]
+    gts = [to_shapely(p) for p in ground_truth]
+    dont_care = [gts[g] for g in range(len(gts)) if ignore[g]]
+    dropped = set(_inside_dont_care(dets, dont_care, 0.5))
+    kept = [d for d in range(len(dets)) if d not in dropped]
+    cared = [g for g in range(len(gts)) if not ignore[g]]
+    candidates = [
+        (iou, d, g)
+        for d in kept
+        for g in cared
+        if norm_alnum(texts[d]) == norm_alnum(truth_texts[g])
+        and (iou := _iou(dets[d], gts[g])) >= iou_threshold
+    ]
+    return DetectionScore(len(_greedy_one_to_one(candidates)), len(kept), len(cared))
+
+
+@dataclass
+class SceneReport:
+    detection: DetectionScore = field(default_factory=DetectionScore)
+    end_to_end: DetectionScore = field(default_factory=DetectionScore)
+    images: int = 0
+
+    def format(self) -> str:
+        return f"detection:  {self.detection}\nend-to-end: {self.end_to_end}"
+
+
+def read_scenes(scenes_file: Path, limit: int | None = None) -> list[dict]:
+    """The annotated photos of a ``scenes.jsonl`` file, image paths made absolute."""
+    scenes = []
+    for line in Path(scenes_file).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            scene = json.loads(line)
+            scene["file"] = str(Path(scenes_file).parent / scene["file"])
+            scenes.append(scene)
+    return scenes[:limit] if limit else scenes
+
+
+def evaluate_scenes(
+    pipeline, scenes_file: Path, limit: int | None = None, images_per_batch: int = 4
+) -> SceneReport:
+    """Run ``pipeline`` (an ``OCRPipeline``) on every photo and score words and texts."""
+    scenes = read_scenes(scenes_file, limit)
+    by_file = {scene["file"]: scene for scene in scenes}
+    report = SceneReport()
+    for path, result in pipeline.ocr_many(list(by_file), images_per_batch=images_per_batch):
+        if isinstance(result, Exception):
+            raise result
+        scene = by_file[path]
+        truth = [i["polygon"] for i in scene["instances"]]
+        ignore = [i["ignore"] for i in scene["instances"]]
+        polygons = [np.asarray(w.polygon) for w in result.words]
+        report.detection += match_detections(polygons, truth, ignore).score
+        report.end_to_end += end_to_end_match(
+            polygons,
+            [w.text for w in result.words],
+            truth,
+            [i["text"] for i in scene["instances"]],
+            ignore,
+        )
+        report.images += 1
+    return report

@@ -1,0 +1,72 @@
+"""Detector and recognizer together: through MMOCR, through the pipeline, and scored."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DATA, REPO
+
+from pipeline.evaluation import end_to_end_match
+
+SCENES = DATA / "icdar2015_dev_scenes"
+SQUARE = [0, 0, 10, 0, 10, 10, 0, 10]
+FAR = [50, 50, 60, 50, 60, 60, 50, 60]
+
+
+def test_end_to_end_needs_the_right_place_and_the_right_text():
+    score = end_to_end_match([SQUARE, FAR], ["Hello!", "x"], [SQUARE, FAR], ["hello", "y"])
+    assert (score.true_positives, score.num_detections, score.num_ground_truth) == (1, 2, 2)
+
+
+def test_words_without_alphanumerics_and_dont_care_regions_are_not_counted():
+    score = end_to_end_match(
+        [SQUARE, FAR], ["a", "b"], [SQUARE, FAR], ["-", "###"], ignore=[False, True]
+    )
+    assert (score.true_positives, score.num_detections, score.num_ground_truth) == (0, 0, 0)
+
+
+@pytest.mark.slow
+def test_mmocr_inferencer_runs_default_detector_with_our_recognizer(tiny_checkpoint):
+    from recognizer.compat import apply_openmmlab_workarounds, trusted_checkpoints
+
+    apply_openmmlab_workarounds()
+    from mmocr.apis import MMOCRInferencer
+
+    with trusted_checkpoints(tiny_checkpoint):
+        inferencer = MMOCRInferencer(
+            det=str(REPO / "detector_configs" / "default.py"),
+            rec=str(REPO / "tests" / "configs" / "tiny_clip4str.py"),
+            rec_weights=str(tiny_checkpoint),
+            device="cpu",
+        )
+    prediction = inferencer(str(SCENES / "images" / "img_26.jpg"))["predictions"][0]
+    assert len(prediction["det_polygons"]) >= 5
+    assert len(prediction["rec_texts"]) == len(prediction["det_polygons"])
+    assert all(isinstance(t, str) for t in prediction["rec_texts"])
+    assert all(len(np.asarray(p).reshape(-1, 2)) >= 4 for p in prediction["det_polygons"])
+
+
+@pytest.mark.slow
+def test_eval_command_prints_detection_and_end_to_end_scores(tiny_checkpoint):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "eval",
+            str(SCENES / "scenes.jsonl"),
+            "--limit",
+            "3",
+            "--recognizer",
+            str(tiny_checkpoint),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "detection:  precision" in result.stdout
+    assert "end-to-end: precision" in result.stdout
+    assert "images/s (3 images)" in result.stdout
