@@ -1,1 +1,22 @@
-"""OCR pipeline for photos: detection, rectification, recognition and layout."""
+"""OCR for photos: detection through MMOCR, CLIP4STR recognition, lines and reading order.
+
+>>> from pipeline import OCRPipeline
+>>> OCRPipeline().ocr("photo.jpg").text
+
+``OCRPipeline`` is imported on first use, so that MMOCR configs importing
+``pipeline.mmocr_detector`` do not load the whole pipeline.
+"""
+
+__all__ = ["OCRPipeline", "OCRResult"]
+
+
+def __getattr__(name: str):
+    if name == "OCRPipeline":
+        from .core import OCRPipeline
+
+        return OCRPipeline
+    if name == "OCRResult":
+        from .result import OCRResult
+
+        return OCRResult
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import recognizer
+from recognizer import Reading
+from recognizer import load as load_recognizer
 from recognizer.images import ImageError
 
 from .detection import Detection, MMOCRDetector
@@ -53,7 +54,9 @@ class OCRPipeline:
         trust_checkpoint: bool = False,
     ):
         self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
-        self.recognizer = recognizer_module_load(recognizer, device, trust_checkpoint)
+        self.recognizer = load_recognizer(
+            recognizer, device=device, trust_checkpoint=trust_checkpoint
+        )
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.models = {"detector": str(detector), "recognizer": str(recognizer)}
@@ -68,10 +71,12 @@ class OCRPipeline:
         Raises ``ImageError`` for the first input that is not a usable image; use
         ``ocr_many`` to go on past bad inputs.
         """
-        pages = [_Page(load_image(item, self.max_pixels), _path_of(item), []) for item in images]
-        for page, detections in zip(pages, self.detector.detect([p.image for p in pages])):
-            page.detections = detections
-        return self._read_pages(pages)
+        results = []
+        for _, outcome in self._ocr_tolerant(list(images)):
+            if isinstance(outcome, ImageError):
+                raise outcome
+            results.append(outcome)
+        return results
 
     def ocr_many(self, images: Iterable, images_per_batch: int = 4):
         """Yield ``(input, OCRResult | ImageError)`` for each input, batching across images."""
@@ -117,7 +122,7 @@ class OCRPipeline:
                     crops.append(variant)
                     owners.append((p, d))
         readings = self.recognizer.read(crops, batch_size=self.batch_size) if crops else []
-        best: dict[tuple[int, int], recognizer.Reading] = {}
+        best: dict[tuple[int, int], Reading] = {}
         for owner, reading in zip(owners, readings):
             if owner not in best or reading.confidence > best[owner].confidence:
                 best[owner] = reading
@@ -147,10 +152,6 @@ class OCRPipeline:
             start += len(group)
         height, width = page.image.shape[:2]
         return OCRResult(words, lines, width, height, page.path, dict(self.models))
-
-
-def recognizer_module_load(name_or_path, device: str, trust_checkpoint: bool):
-    return recognizer.load(name_or_path, device=device, trust_checkpoint=trust_checkpoint)
 
 
 def _path_of(item) -> str | None:
