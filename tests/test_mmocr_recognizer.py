@@ -259,3 +259,18 @@ def test_mmocr_runner_trains_and_its_checkpoint_loads_back(tmp_path):
         assert torch.equal(value, loaded[key]), key
     crops = [str(tmp_path / "data" / "crops" / Path(rel).name) for rel, _ in rows]
     assert [text for text, _ in read_with(inferencer, crops)] == [r.text for r in model.read(crops)]
+
+
+@pytest.mark.skipif(
+    not (hub.DEFAULT_WEIGHTS / "model.safetensors").is_file(),
+    reason="the default recognizer weights are not installed",
+)
+def test_default_config_in_mmocr_reads_like_recognizer_load_default():
+    import recognizer
+
+    paths = [str(REAL_TRAIN / rel) for rel, _ in real_train_rows(24, seed=3)]
+    through_mmocr = MMOCRInferencer(rec=str(CONFIGS / "default.py"), device="cpu")
+    mmocr_texts = [text for text, _ in read_with(through_mmocr, paths)]
+    plain_texts = [r.text for r in recognizer.load("default").read(paths, batch_size=len(paths))]
+    assert mmocr_texts == plain_texts
+    assert any(plain_texts)
