@@ -266,8 +266,9 @@ class Trainer:
                 window_samples += len(labels)
                 if self.step % args.log_every == 0:
                     rate = window_samples / (time.monotonic() - window_start)
+                    loss = float(parts.total.detach())
                     self.log(
-                        f"step {self.step} loss {float(parts.total):.4f} visual {parts.visual:.4f}"
+                        f"step {self.step} loss {loss:.4f} visual {parts.visual:.4f}"
                         f" cross {parts.cross:.4f} ctc {parts.ctc:.4f}"
                         f" lr {self.scheduler.get_last_lr()[0]:.2e} stage {stream.stage}"
                         f" difficulty {stream.difficulty:.2f} real {ratio:.2f} {rate:.1f} samples/s"

@@ -1,0 +1,110 @@
+"""The training objective, one optimisation step, and resuming a run where it stopped."""
+
+import numpy as np
+import pytest
+import torch
+
+from recognizer import CLIP4STR, CLIP4STRConfig
+from recognizer.clip_backbone import ClipArchitecture
+from recognizer.train import Trainer, build_parser
+from recognizer.training import PermutationObjective, factorisation_orders, order_masks
+
+TINY = ClipArchitecture(
+    embed_dim=48,
+    image_size=(32, 128),
+    patch_size=(8, 4),
+    vision_width=48,
+    vision_layers=1,
+    vision_heads=1,
+    vision_mlp_ratio=2.0,
+    text_width=48,
+    text_layers=1,
+    text_heads=1,
+    text_mlp_ratio=2.0,
+    context_length=16,
+    vocab_size=49408,
+    stem="conv",
+)
+
+
+def test_orders_start_left_to_right_then_end_first_then_mirrored_pairs():
+    orders = factorisation_orders(5, 6, torch.Generator().manual_seed(0))
+    assert orders.shape == (6, 7)
+    assert orders[0].tolist() == [0, 1, 2, 3, 4, 5, 6]
+    assert orders[1].tolist() == [0, 6, 5, 4, 3, 2, 1]
+    assert orders[3, 1:-1].tolist() == orders[2, 1:-1].flip(0).tolist()
+    for order in orders:
+        assert sorted(order.tolist()) == list(range(7)) and order[0] == 0
+
+
+def test_left_to_right_order_gives_causal_masks():
+    content, query = order_masks(torch.arange(5), "cpu")
+    causal = torch.triu(torch.full((4, 4), float("-inf")), 1)
+    assert torch.equal(query, causal)
+    assert torch.equal(content, causal)
+
+
+def test_training_steps_lower_the_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = CLIP4STR(CLIP4STRConfig(clip=TINY, decoder_heads=2, max_label_length=8))
+    objective = PermutationObjective(model, num_orders=4, ctc_weight=0.5)
+    optimizer = torch.optim.AdamW(objective.parameters(), lr=3e-3)
+    images = torch.randn(6, 3, 32, 128)
+    labels = ["cat", "Dog", "42", "a", "tree.", "HOUSE"]
+    losses = []
+    for _ in range(25):
+        parts = objective(images, labels)
+        optimizer.zero_grad()
+        parts.total.backward()
+        optimizer.step()
+        losses.append(float(parts.total.detach()))
+    assert np.mean(losses[-3:]) < 0.6 * np.mean(losses[:3])
+
+
+@pytest.fixture
+def small_trainer_args(tmp_path, monkeypatch):
+    import recognizer.train as train
+
+    monkeypatch.setattr(train, "SMALL_CONV", TINY)
+    return build_parser().parse_args(
+        [
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "6",
+            "--batch-size",
+            "4",
+            "--checkpoint-every",
+            "2",
+            "--log-every",
+            "1",
+            "--orders",
+            "2",
+            "--threads",
+            "1",
+        ]
+    )
+
+
+@pytest.mark.slow
+def test_a_stopped_run_resumes_from_its_last_checkpoint(small_trainer_args, monkeypatch):
+    first = Trainer(small_trainer_args)
+    monkeypatch.setattr(Trainer, "_should_stop", lambda self, deadline: self.step >= 3)
+    first.run()
+    saved = {k: v.clone() for k, v in first.model.state_dict().items()}
+    assert first.step == 3
+
+    monkeypatch.undo()  # back to stopping only at the end
+    import recognizer.train as train
+
+    monkeypatch.setattr(train, "SMALL_CONV", TINY)
+    second = Trainer(small_trainer_args)
+    assert second.step == 3 and second.samples_seen == 12
+    for key, value in second.model.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+    assert second.optimizer.state_dict()["state"], "optimizer moments must be restored"
+    assert second.scheduler.last_epoch == 3
+    second.run()
+    assert second.step == 6
+    log = (second.out / "train.log").read_text()
+    assert "resumed from" in log and "stopped at step 6" in log
