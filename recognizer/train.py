@@ -134,7 +134,11 @@ class Trainer:
             anneal_strategy="cos",
             cycle_momentum=False,
         )
-        self.schedule = Schedule(args.steps)
+        self.schedule = Schedule(
+            args.steps,
+            stage_starts=tuple(float(x) for x in args.stage_starts.split(",")),
+            difficulty_ramp=args.difficulty_ramp,
+        )
         self.step = 0
         self.best = -1.0
         self.samples_seen = 0
@@ -340,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="frozen text blocks (6 when fine-tuning a pre-trained CLIP)",
+    )
+    p.add_argument(
+        "--stage-starts",
+        default="0,0.05,0.15",
+        help="fractions of the run where text curriculum stages 0,1,2 begin",
+    )
+    p.add_argument(
+        "--difficulty-ramp",
+        type=float,
+        default=0.35,
+        help="fraction of the run over which render difficulty rises to 1",
     )
     p.add_argument("--init", default=None, help="start from this checkpoint instead of scratch")
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
