@@ -7,11 +7,12 @@ charset only, so they have ``len(charset) + 1`` outputs.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 
 import torch
+
+from .metrics import norm_alnum
 
 PRINTABLE_ASCII_94 = (
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -111,9 +112,6 @@ def normalize_label(label: str, charset: str, max_length: int) -> str | None:
     return label
 
 
-_NOT_ALNUM = re.compile(r"[^0-9a-z]")
-
-
 def clip_text_of(prediction: str) -> str:
     """The text given to CLIP's text tower: CLIP is case blind, so lowercase alphanumerics."""
-    return _NOT_ALNUM.sub("", prediction.lower())
+    return norm_alnum(prediction)
