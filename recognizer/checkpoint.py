@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import re
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .clip_backbone import ClipArchitecture, infer_architecture
+from .clip_backbone import ClipArchitecture, count_blocks, infer_architecture
 from .tokenizer import PRINTABLE_ASCII_94
 
 if TYPE_CHECKING:
@@ -165,7 +164,7 @@ def config_from_released(
         clip=arch,
         charset=charset,
         max_label_length=decoder_queries.shape[1] - 1,
-        decoder_depth=_count_layers(state, "visual_decoder.layers."),
+        decoder_depth=count_blocks(state, "visual_decoder.layers."),
         decoder_heads=int(hparams.get("dec_num_heads", 8)),
         decoder_mlp_ratio=linear1.shape[0] / width,
         dropout=float(hparams.get("dropout", 0.1)),
@@ -187,11 +186,6 @@ def _with_image_size(arch: ClipArchitecture, size: tuple, source: Path) -> ClipA
             "of the image encoder"
         )
     return replace(arch, image_size=(int(size[0]), int(size[1])))
-
-
-def _count_layers(state: Mapping[str, torch.Tensor], prefix: str) -> int:
-    pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
-    return 1 + max(int(m.group(1)) for k in state if (m := pattern.match(k)))
 
 
 def _check_is_clip4str(state: Mapping[str, torch.Tensor], source: Path) -> None:

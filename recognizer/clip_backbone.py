@@ -141,7 +141,7 @@ def _log2(n: int) -> int:
     return n.bit_length() - 1
 
 
-def _count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:
+def count_blocks(state: Mapping[str, torch.Tensor], prefix: str) -> int:
     pattern = re.compile(re.escape(prefix) + r"(\d+)\.")
     indices = {int(m.group(1)) for key in state if (m := pattern.match(key))}
     return max(indices) + 1 if indices else 0
@@ -165,11 +165,11 @@ def infer_architecture(state: Mapping[str, torch.Tensor]) -> ClipArchitecture:
         image_size=image_size,
         patch_size=patch,
         vision_width=vision_width,
-        vision_layers=_count_blocks(state, "visual.transformer.resblocks."),
+        vision_layers=count_blocks(state, "visual.transformer.resblocks."),
         vision_heads=max(vision_heads, 1),
         vision_mlp_ratio=vision_mlp / vision_width,
         text_width=text_width,
-        text_layers=_count_blocks(state, "transformer.resblocks."),
+        text_layers=count_blocks(state, "transformer.resblocks."),
         text_heads=max(text_width // 64, 1),
         text_mlp_ratio=text_mlp / text_width,
         context_length=state["positional_embedding"].shape[0],
