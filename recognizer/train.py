@@ -212,6 +212,7 @@ class Trainer:
     # ------------------------------------------------------------------ loop
 
     def _open_stream(self, train_file: Path | None, real_ratio: float):
+        from .synth.fonts import DEFAULT_FONT_DIRS
         from .synth.stream import RealCropDataset, SynthStream
 
         cfg = self.model.config
@@ -239,6 +240,7 @@ class Trainer:
             mean=cfg.image_mean,
             std=cfg.image_std,
             max_length=cfg.max_label_length,
+            font_dirs=self.args.font_dirs or DEFAULT_FONT_DIRS,
         )
         stream.start()
         return stream
@@ -360,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
     p.add_argument("--val-size", type=int, default=600, help="real crops held out for selection")
     p.add_argument("--workers", type=int, default=1, help="rendering processes")
+    p.add_argument(
+        "--font-dirs",
+        nargs="+",
+        metavar="DIR",
+        help="folders of .ttf/.otf fonts to render with (default: the system's font folders)",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch threads for training")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
 REFERENCE_FIXTURE = SHARED / "fixtures" / "clip4str_reference_tiny.pt"
+# The one font family that the rendering tests use: scanning it takes a moment.
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 
 
 @pytest.fixture(scope="session")

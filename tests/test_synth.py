@@ -2,12 +2,14 @@
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import DATA
+from conftest import DATA, DEJAVU
 from PIL import Image, ImageDraw
 
 from recognizer.images import image_to_tensor
@@ -31,7 +33,6 @@ from recognizer.synth.words import (
     curriculum_config,
 )
 
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
 HUMOR_SANS = Path("/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf")
 LONG_TEXT = "Abcdefghijklmnopqrstuvw25"
 
@@ -253,3 +254,33 @@ def test_stream_yields_batches_from_a_spawned_worker_and_shuts_down(small_fonts,
             os.kill(pid, 0)
     with pytest.raises(RuntimeError):
         stream.start()
+
+
+@pytest.mark.slow
+def test_a_stopping_worker_leaves_only_whole_batches_in_the_pipe():
+    """A worker that stops while a batch is half-way through the pipe must finish writing it:
+    a half message would block any later read, and with it close(), for ever."""
+    stream = SynthStream(
+        batch_size=16,
+        image_size=(224, 224),  # ~9.6 MB per batch, far more than a pipe holds
+        queue_size=2,
+        font_dirs=(str(DEJAVU),),
+        skimage_photos=False,
+    )
+    stream.next_batch(timeout=120)
+    worker = mp.active_children()[0]
+    deadline = time.monotonic() + 60
+    while stream._queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.1)  # until the worker is writing its next batch into the pipe
+    stream._stop.set()  # the worker stops while nobody reads
+    worker.join(timeout=3.0)
+
+    def read_then_close():
+        stream._drain()
+        stream.close()
+
+    reader = threading.Thread(target=read_then_close, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "reading the pipe is stuck on a half-written batch"
+    assert not mp.active_children()

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import DEJAVU
 
 from recognizer import CLIP4STR, CLIP4STRConfig
 from recognizer.clip_backbone import ClipArchitecture
@@ -65,6 +66,8 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch():
 def small_trainer_args(tmp_path, monkeypatch):
     import recognizer.train as train
 
+    if not DEJAVU.is_dir():
+        pytest.skip("DejaVu fonts missing: run recognizer/synth/install_training_assets.sh")
     monkeypatch.setattr(train, "SMALL_CONV", TINY)
     return build_parser().parse_args(
         [
@@ -82,6 +85,8 @@ def small_trainer_args(tmp_path, monkeypatch):
             "2",
             "--threads",
             "1",
+            "--font-dirs",
+            str(DEJAVU),
         ]
     )
 

@@ -206,8 +206,13 @@ def _worker_main(
         except queue_module.Full:
             pass  # the parent sees the exit code instead
     finally:
-        # Do not wait at exit for batches that nobody will read any more.
-        batches.cancel_join_thread()
+        # At exit the queue's feeder thread finishes writing what was put, while the parent's
+        # close() reads it. Exiting in the middle of a batch would leave half a message in the
+        # pipe, and the parent's read of it would never return. Only an orphan, whose batches
+        # nobody will read, leaves without flushing.
+        parent = mp.parent_process()
+        if parent is None or not parent.is_alive():
+            batches.cancel_join_thread()
 
 
 class SynthStream:
