@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from recognizer.checkpoint import CheckpointError
@@ -75,11 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
         "run",
-        help="read one photo or every photo in a folder",
-        description="Read one photo (prints its text) or a folder of photos (one JSON per "
-        "photo under --out, same relative paths; finished photos are skipped).",
+        help="read photos and folders of photos",
+        description="Read photos. Without --out the text of each photo is printed; with --out "
+        "each photo gets a JSON file there (a folder's photos keep their relative paths) and "
+        "photos whose JSON exists are skipped. Bad files are named at the end and make the "
+        "exit status 1.",
     )
-    run.add_argument("input", type=Path, help="a photo or a folder (searched recursively)")
+    run.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="a photo or a folder (searched recursively for common image extensions)",
+    )
     run.add_argument(
         "--out", type=Path, default=None, help="output folder (required for a folder input)"
     )
@@ -87,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="what to print for a single photo (default: %(default)s)",
+        help="what to print without --out: the text, or the JSON (one line per photo when "
+        "there are several) (default: %(default)s)",
     )
     run.add_argument(
         "--visualize", action="store_true", help="also write an overlay picture next to each JSON"
@@ -119,15 +129,91 @@ def _pipeline(args):
     )
 
 
-def run_single(args, pipeline) -> int:
-    result = pipeline.ocr(args.input)
-    print(result.to_json() if args.format == "json" else result.text)
-    if args.out:
-        target = args.out / f"{args.input.name}.json"
-        write_atomically(target, result.to_json().encode())
-        if args.visualize:
-            _write_overlay(args.input, result, args.out / f"{args.input.name}.overlay.jpg")
-    return 0
+@dataclass
+class Job:
+    photo: Path
+    target: Path | None  # its JSON file under --out, or None when printing
+
+
+def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
+    """One job per photo of the inputs; a folder's photos keep their paths relative to it.
+
+    Raises ``ValueError`` when two photos would be written to the same file.
+    """
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        if item.is_dir():
+            found = [(p, p.relative_to(item)) for p in find_images(item)]
+        else:
+            found = [(item, Path(item.name))]
+        for photo, relative in found:
+            if photo.resolve() in seen:
+                continue
+            seen.add(photo.resolve())
+            target = out / relative.parent / f"{relative.name}.json" if out else None
+            jobs.append(Job(photo, target))
+    if out is not None:
+        owners: dict[Path, Path] = {}
+        for job in jobs:
+            if job.target in owners:
+                raise ValueError(
+                    f"{owners[job.target]} and {job.photo} would both be written to "
+                    f"{job.target}; read them in separate runs or with different --out folders"
+                )
+            owners[job.target] = job.photo
+    return jobs
+
+
+def run_photos(args, pipeline, jobs: list[Job]) -> int:
+    from tqdm import tqdm
+
+    todo = [j for j in jobs if j.target is None or args.overwrite or not j.target.exists()]
+    skipped = len(jobs) - len(todo)
+    single = len(args.inputs) == 1 and args.inputs[0].is_file()
+    show_progress = args.out is not None and not single
+    failures: list[tuple[Path, str]] = []
+    bar = tqdm(
+        total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not show_progress
+    )
+    targets = {j.photo: j.target for j in todo}
+    photos = [j.photo for j in todo]
+    for path, outcome in pipeline.ocr_many(photos, images_per_batch=args.images_per_batch):
+        bar.update(1)
+        if isinstance(outcome, Exception):
+            failures.append((path, str(outcome)))
+            continue
+        target = targets[path]
+        if target is not None:
+            write_atomically(target, outcome.to_json().encode())
+            if args.visualize:
+                _write_overlay(path, outcome, target.with_suffix(".overlay.jpg"))
+        if target is None or single:
+            _print_result(outcome, path, args.format, several=len(photos) > 1)
+    bar.close()
+    if single and not failures:
+        return 0
+    if single:
+        print(f"error: {failures[0][1]}", file=sys.stderr)
+        return 1
+    if args.out is not None:
+        print(
+            f"{len(todo) - len(failures)} photos read, {skipped} already done, "
+            f"{len(failures)} failed (outputs in {args.out})",
+            file=sys.stderr,
+        )
+    for path, reason in failures:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _print_result(result, path: Path, fmt: str, several: bool) -> None:
+    if fmt == "json":
+        print(result.to_json(indent=None) if several else result.to_json())
+    elif several:
+        print(f"==> {path} <==\n{result.text}\n", flush=True)
+    else:
+        print(result.text, flush=True)
 
 
 def _write_overlay(source: Path, result, target: Path) -> None:
@@ -138,42 +224,6 @@ def _write_overlay(source: Path, result, target: Path) -> None:
     buffer = io.BytesIO()
     draw_overlay(load_image(source), result).save(buffer, format="JPEG", quality=90)
     write_atomically(target, buffer.getvalue())
-
-
-def run_folder(args, pipeline) -> int:
-    from tqdm import tqdm
-
-    if args.out is None:
-        print("error: a folder input needs --out OUT", file=sys.stderr)
-        return 2
-    photos = find_images(args.input)
-    todo = [p for p in photos if args.overwrite or not _json_path(args, p).exists()]
-    skipped = len(photos) - len(todo)
-    failures: list[tuple[Path, str]] = []
-    bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True)
-    for path, outcome in pipeline.ocr_many(todo, images_per_batch=args.images_per_batch):
-        if isinstance(outcome, Exception):
-            failures.append((path, str(outcome)))
-        else:
-            write_atomically(_json_path(args, path), outcome.to_json().encode())
-            if args.visualize:
-                _write_overlay(path, outcome, _json_path(args, path).with_suffix(".overlay.jpg"))
-        bar.update(1)
-    bar.close()
-    done = len(todo) - len(failures)
-    print(
-        f"{done} photos read, {skipped} already done, {len(failures)} failed "
-        f"(outputs in {args.out})",
-        file=sys.stderr,
-    )
-    for path, reason in failures:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
-    return 1 if failures else 0
-
-
-def _json_path(args, photo: Path) -> Path:
-    relative = photo.relative_to(args.input)
-    return args.out / relative.parent / f"{relative.name}.json"
 
 
 def run_eval(args, pipeline) -> int:
@@ -187,27 +237,34 @@ def run_eval(args, pipeline) -> int:
     return 0
 
 
+def _check_run_inputs(args) -> int:
+    missing = [p for p in args.inputs if not p.exists()]
+    for path in missing:
+        print(f"error: {path}: no such file or folder", file=sys.stderr)
+    if missing:
+        return 2
+    if args.out is None and any(p.is_dir() for p in args.inputs):
+        print("error: a folder input needs --out OUT (one JSON per photo)", file=sys.stderr)
+        return 2
+    for path in args.inputs:
+        if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS:
+            print(
+                f"note: {path} has an unusual extension; trying to read it anyway",
+                file=sys.stderr,
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "run" and not args.input.exists():
-        print(f"error: {args.input}: no such file or folder", file=sys.stderr)
-        return 2
-    if (
-        args.command == "run"
-        and args.input.is_file()
-        and (args.input.suffix.lower() not in IMAGE_EXTENSIONS)
-    ):
-        print(
-            f"note: {args.input} has an unusual extension; trying to read it anyway",
-            file=sys.stderr,
-        )
     try:
-        pipeline = _pipeline(args)
-        if args.command == "eval":
-            return run_eval(args, pipeline)
-        if args.input.is_dir():
-            return run_folder(args, pipeline)
-        return run_single(args, pipeline)
+        if args.command == "run":
+            status = _check_run_inputs(args)
+            if status:
+                return status
+            jobs = plan_jobs(args.inputs, args.out)
+            return run_photos(args, _pipeline(args), jobs)
+        return run_eval(args, _pipeline(args))
     except (WeightsUnavailableError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

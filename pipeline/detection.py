@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,16 @@ def resolve_config(name_or_path: str | Path) -> Path:
     raise WeightsUnavailableError(
         f"{key!r} is neither an MMOCR detector config nor a known detector ({', '.join(DETECTORS)})"
     )
+
+
+# Detector model types that carry their weights inside (an ONNX graph): no checkpoint needed.
+WEIGHTS_INSIDE = frozenset({"PPOCRDBDetector"})
+
+
+def _model_type(config: Path) -> str | None:
+    from mmengine import Config
+
+    return Config.fromfile(str(config)).get("model", {}).get("type")
 
 
 def resolve_weights(config: Path, weights: str | None) -> str | None:
@@ -81,9 +92,21 @@ class MMOCRDetector:
 
         self.config = resolve_config(detector)
         self.name = str(detector)
-        self._inferencer = TextDetInferencer(
-            model=str(self.config), weights=resolve_weights(self.config, weights), device=device
-        )
+        weights = resolve_weights(self.config, weights)
+        if weights is None and _model_type(self.config) not in WEIGHTS_INSIDE:
+            raise WeightsUnavailableError(
+                f"{self.config} names no weights (no load_from) and none were given: pass the "
+                "detector checkpoint (--detector-weights PATH, or weights= in Python); "
+                "without it MMOCR would detect with random weights"
+            )
+        with warnings.catch_warnings():
+            # Known-harmless notices while the inferencer is built: the ONNX detector's
+            # weights are in its graph, and the visualiser we never use has no save_dir.
+            warnings.filterwarnings("ignore", message="Checkpoint is not loaded")
+            warnings.filterwarnings("ignore", message="Failed to add <class")
+            self._inferencer = TextDetInferencer(
+                model=str(self.config), weights=weights, device=device
+            )
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """Polygons with scores for each HxWx3 RGB image."""

@@ -154,16 +154,28 @@ class PPOCRDBDetector(BaseTextDetector):
         self._input_name = self.session.get_inputs()[0].name
 
     def _forward(self, inputs: torch.Tensor, data_samples: DetSampleList | None = None):
-        """The text probability map, (N, 1, H, W) in [0, 1], for normalised BGR inputs."""
+        """The text probability map, (N, 1, H, W) in [0, 1], for normalised BGR inputs.
+
+        With data samples, each image is run alone at its own size (``img_shape``) and the
+        padding the batch added stays 0: the network sees far enough that padding would
+        change what it finds near the borders, so results would depend on the batch.
+        """
         batch = inputs.detach().to("cpu", torch.float32).numpy()
-        (prob,) = self.session.run(None, {self._input_name: batch})
+        if data_samples is None:
+            (prob,) = self.session.run(None, {self._input_name: batch})
+            return torch.from_numpy(prob).to(inputs.device)
+        prob = np.zeros((batch.shape[0], 1, *batch.shape[2:]), dtype=np.float32)
+        for i, sample in enumerate(data_samples):
+            h, w = sample.img_shape[:2]
+            single = np.ascontiguousarray(batch[i : i + 1, :, :h, :w])
+            (prob[i : i + 1, :, :h, :w],) = self.session.run(None, {self._input_name: single})
         return torch.from_numpy(prob).to(inputs.device)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         return self._forward(inputs)
 
     def predict(self, inputs: torch.Tensor, data_samples: DetSampleList) -> DetSampleList:
-        prob_maps = self._forward(inputs)[:, 0]
+        prob_maps = self._forward(inputs, data_samples)[:, 0]
         data_samples = self.postprocessor(prob_maps, data_samples)
         if self.word_splitter is not None:
             for image, prob_map, sample in zip(inputs, prob_maps, data_samples):

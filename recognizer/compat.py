@@ -78,6 +78,7 @@ def apply_openmmlab_workarounds() -> None:
         _replace_pkg_resources_helpers()
         _patch_checkpoint_loading()
         _restore_imgaug_numpy_aliases()
+        _add_mmocr_function_registry()
         _applied = True
 
 
@@ -520,3 +521,28 @@ def _restore_imgaug_numpy_aliases() -> None:
         if getattr(module, "np", None) is np:
             proxy = proxy or _NumpyWithRemovedAliases(np, missing)
             module.np = proxy
+
+
+# ---------------------------------------------------------------------------
+# 5. mmocr has no "function" registry, so every inferencer logs a false alarm.
+#
+# Upstream problem: mmengine's BaseInferencer._init_collate looks the collate function up
+# with ``FUNCTIONS.switch_scope_and_registry("mmocr")``. mmocr 1.0.1's registry.py defines
+# no child of mmengine's FUNCTIONS registry, so mmengine logs "Failed to search registry
+# with scope "mmocr" in the "function" registry tree ... This may cause unexpected failure"
+# on every MMOCRInferencer / TextDetInferencer, then falls back to its own registry, which
+# is the right one (the collate function is mmengine's pseudo_collate).
+#
+# Workaround: register an empty "function" registry with scope "mmocr" as a child of
+# mmengine's, so the search finds it; lookups fall through to the parent, so the function
+# found is the same one as before, without the warning.
+# ---------------------------------------------------------------------------
+
+
+def _add_mmocr_function_registry() -> None:
+    if importlib.util.find_spec("mmocr") is None:
+        return
+    from mmengine.registry import FUNCTIONS, Registry
+
+    if "mmocr" not in FUNCTIONS.children:
+        Registry("function", parent=FUNCTIONS, scope="mmocr")

@@ -123,6 +123,20 @@ def test_default_detector_takes_bgr_arrays_like_files(default_detector):
     np.testing.assert_allclose(from_array["det_polygons"], from_file)
 
 
+@pytest.mark.slow
+def test_default_detector_finds_the_same_words_alone_and_in_a_batch(default_detector):
+    """Images of different sizes are padded to one batch; that must not change the result."""
+    import cv2
+
+    paths = [REPO / "demo" / "mall_sign.jpg", SCENES / "images" / "img_3.jpg"]
+    images = [cv2.imread(str(p)) for p in paths]
+    alone = [default_detector(image, out_dir="")["predictions"][0] for image in images]
+    together = default_detector(images, batch_size=2, out_dir="")["predictions"]
+    for single, batched in zip(alone, together):
+        assert len(single["det_polygons"]) == len(batched["det_polygons"]) > 0
+        np.testing.assert_allclose(batched["det_polygons"], single["det_polygons"])
+
+
 def test_default_config_can_be_inherited_by_an_mmocr_config(tmp_path):
     child = tmp_path / "lines.py"
     child.write_text(f"_base_ = [{str(DEFAULT)!r}]\nmodel = dict(word_splitter=None)\n")

@@ -4,9 +4,12 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import DATA, REPO
+
+from pipeline.cli import plan_jobs
 
 SCENES = DATA / "icdar2015_dev_scenes" / "images"
 
@@ -59,3 +62,39 @@ def test_folder_run_writes_json_names_bad_files_and_resumes(
     assert "2 already done" in second.stderr
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.json")} == before
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_several_photos_print_one_json_line_each_and_name_the_bad_one(
+    photo_folder, tiny_checkpoint
+):
+    photos = [photo_folder / "img_26.jpg", photo_folder / "notes.jpg", SCENES / "img_29.jpg"]
+    run = _run("run", *photos, "--format", "json", "--recognizer", tiny_checkpoint)
+    assert run.returncode == 1
+    results = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [Path(r["image"]["path"]).name for r in results] == ["img_26.jpg", "img_29.jpg"]
+    assert all(r["schema_version"] == 1 and r["words"] for r in results)
+    assert "failed: " in run.stderr and "notes.jpg" in run.stderr
+
+
+def test_jobs_keep_relative_paths_and_refuse_two_photos_for_one_output(tmp_path):
+    for name in ("a/x.jpg", "a/sub/y.png", "b/x.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    out = tmp_path / "out"
+    jobs = plan_jobs([tmp_path / "a", tmp_path / "a" / "x.jpg"], out)  # x.jpg only once
+    assert [(j.photo, j.target) for j in jobs] == [
+        (tmp_path / "a" / "sub" / "y.png", out / "sub" / "y.png.json"),
+        (tmp_path / "a" / "x.jpg", out / "x.jpg.json"),
+    ]
+    assert [j.target for j in plan_jobs([tmp_path / "b" / "x.jpg"], None)] == [None]
+    with pytest.raises(ValueError, match="both be written to"):
+        plan_jobs([tmp_path / "a", tmp_path / "b"], out)
+
+
+def test_a_folder_without_out_and_a_missing_path_are_usage_errors(tmp_path):
+    (tmp_path / "photos").mkdir()
+    no_out = _run("run", tmp_path / "photos")
+    assert no_out.returncode == 2 and "needs --out" in no_out.stderr
+    missing = _run("run", tmp_path / "nowhere.jpg")
+    assert missing.returncode == 2 and "nowhere.jpg: no such file or folder" in missing.stderr
