@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from recognizer import Reading
+from recognizer import CLIP4STR, Reading
 from recognizer import load as load_recognizer
 from recognizer.images import ImageError
 
@@ -40,26 +40,41 @@ def line_polygon(polygons: Sequence[np.ndarray]) -> np.ndarray:
     return order_quadrilateral(box)
 
 
+def _model_name(model) -> str:
+    return str(model) if isinstance(model, (str, Path)) else type(model).__name__
+
+
 class OCRPipeline:
-    """Detector + recognizer. ``ocr(image)`` for one photo, ``ocr_many(images)`` for many."""
+    """Detector + recognizer. ``ocr(image)`` for one photo, ``ocr_many(images)`` for many.
+
+    ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``), an MMOCR config path, or an
+    object with ``detect(list of RGB arrays) -> list of Detection lists``. ``recognizer``: a
+    name (``default``, ``clip4str-base`` ...), a checkpoint path, or a loaded ``CLIP4STR``.
+    """
 
     def __init__(
         self,
-        detector: str | Path = "default",
-        recognizer: str | Path = "default",
+        detector: str | Path | MMOCRDetector = "default",
+        recognizer: str | Path | CLIP4STR = "default",
         device: str = "cpu",
         batch_size: int = 64,
         detector_weights: str | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         trust_checkpoint: bool = False,
     ):
-        self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
-        self.recognizer = load_recognizer(
-            recognizer, device=device, trust_checkpoint=trust_checkpoint
-        )
+        if isinstance(detector, (str, Path)):
+            self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
+        else:
+            self.detector = detector  # anything with detect(images) -> detections per image
+        if isinstance(recognizer, (str, Path)):
+            self.recognizer = load_recognizer(
+                recognizer, device=device, trust_checkpoint=trust_checkpoint
+            )
+        else:
+            self.recognizer = recognizer  # a loaded CLIP4STR, or anything with read()
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.models = {"detector": str(detector), "recognizer": str(recognizer)}
+        self.models = {"detector": _model_name(detector), "recognizer": _model_name(recognizer)}
 
     def ocr(self, image) -> OCRResult:
         """Words, lines and full text of one image (path, PIL image or RGB array)."""

@@ -1,0 +1,89 @@
+"""Measure the shipped default models and record the figures next to their weights.
+
+    python benchmarks/measure_default_models.py            # print and write measured.json
+    python benchmarks/measure_default_models.py --check    # print, compare, write nothing
+
+Figures: word accuracy of ``recognizer.load("default")`` on IIIT5K test (3000 crops), and
+detection / end-to-end word H-mean of ``OCRPipeline()`` on the 100 ICDAR 2015 photos of
+``../shared/data/icdar2015_dev_scenes``. They go to ``recognizer/weights/default/
+measured.json``, which ``tests/test_default_models.py`` checks against a fresh measurement
+and against the README and model card. Run it after exporting new default weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+WEIGHTS = REPO / "recognizer" / "weights" / "default"
+DATA = REPO.parent / "shared" / "data"
+
+
+def measure_recognizer(data: Path) -> dict:
+    import recognizer
+    from recognizer.__main__ import read_labels
+    from recognizer.metrics import word_accuracy
+
+    rows = read_labels(data, None)
+    model = recognizer.load("default")
+    started = time.perf_counter()
+    readings = model.read([path for path, _ in rows], batch_size=64)
+    elapsed = time.perf_counter() - started
+    accuracy = word_accuracy([r.text for r in readings], [label for _, label in rows])
+    return {
+        "crops": accuracy.total,
+        "alnum": round(accuracy.alnum, 4),
+        "case_sensitive": round(accuracy.exact, 4),
+        "crops_per_second": round(accuracy.total / elapsed, 1),
+    }
+
+
+def measure_pipeline(scenes: Path) -> dict:
+    from pipeline import OCRPipeline
+    from pipeline.evaluation import evaluate_scenes
+
+    pipeline = OCRPipeline()
+    started = time.perf_counter()
+    report = evaluate_scenes(pipeline, scenes)
+    elapsed = time.perf_counter() - started
+    return {
+        "images": report.images,
+        "detection_hmean": round(report.detection.hmean, 4),
+        "end_to_end_hmean": round(report.end_to_end.hmean, 4),
+        "end_to_end_precision": round(report.end_to_end.precision, 4),
+        "end_to_end_recall": round(report.end_to_end.recall, 4),
+        "images_per_second": round(report.images / elapsed, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare only, write nothing")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder")
+    args = parser.parse_args()
+    figures = {
+        "iiit5k_test": measure_recognizer(args.data / "iiit5k_test"),
+        "icdar2015_dev_scenes": measure_pipeline(args.data / "icdar2015_dev_scenes/scenes.jsonl"),
+    }
+    print(json.dumps(figures, indent=2))
+    target = WEIGHTS / "measured.json"
+    if args.check:
+        stated = json.loads(target.read_text())
+        for group, values in figures.items():
+            for key, value in values.items():
+                if "per_second" not in key:
+                    print(f"{group}.{key}: stated {stated[group][key]}, measured {value}")
+        return 0
+    target.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"written to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

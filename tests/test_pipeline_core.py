@@ -1,0 +1,113 @@
+"""OCRPipeline's own logic with stand-in models: batching, orientation choice, assembly.
+
+The stand-ins make the expected answer known exactly; the real models are exercised in
+test_pipeline_cli.py, test_end_to_end.py and test_default_models.py.
+"""
+
+import numpy as np
+import pytest
+
+from pipeline import OCRPipeline
+from pipeline.detection import Detection
+from recognizer import Reading
+from recognizer.images import ImageError
+
+
+def box(x0, y0, x1, y1):
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+class ListDetector:
+    """Returns the given detections for each image, by its width."""
+
+    def __init__(self, by_width: dict[int, list[Detection]]):
+        self.by_width = by_width
+        self.calls: list[int] = []
+
+    def detect(self, images):
+        self.calls.append(len(images))
+        return [list(self.by_width[image.shape[1]]) for image in images]
+
+
+class BrightnessReader:
+    """Reads a crop as 'word<mean brightness>'; confident only if the bright mark is on top."""
+
+    def __init__(self):
+        self.batches: list[int] = []
+
+    def read(self, crops, batch_size=64):
+        self.batches.append(len(crops))
+        readings = []
+        for crop in crops:
+            crop = np.asarray(crop)
+            value = int(round(float(crop.mean())))
+            top_is_bright = crop[: crop.shape[0] // 2].mean() > crop[crop.shape[0] // 2 :].mean()
+            confidence = 0.9 if top_is_bright and crop.shape[1] > crop.shape[0] else 0.1
+            readings.append(Reading(f"word{value}", confidence, [confidence]))
+        return readings
+
+
+def test_crops_of_all_images_are_read_in_one_recognizer_call():
+    first = np.full((100, 200, 3), 50, np.uint8)
+    second = np.full((100, 300, 3), 120, np.uint8)
+    detector = ListDetector(
+        {
+            200: [Detection(box(10, 10, 90, 40), 0.9), Detection(box(100, 60, 190, 90), 0.8)],
+            300: [Detection(box(20, 20, 120, 50), 0.7)],
+        }
+    )
+    reader = BrightnessReader()
+    results = OCRPipeline(detector, reader).ocr_batch([first, second])
+    assert detector.calls == [2] and reader.batches == [3]
+    assert [w.text for w in results[0].words] == ["word50", "word50"]
+    assert [w.text for w in results[1].words] == ["word120"]
+    assert results[0].words[0].polygon == box(10, 10, 90, 40).tolist()
+    assert results[1].words[0].detection_score == pytest.approx(0.7)
+    assert (results[1].width, results[1].height) == (300, 100)
+    assert results[0].models == {"detector": "ListDetector", "recognizer": "BrightnessReader"}
+
+
+def test_a_tall_word_is_read_in_the_orientation_the_recognizer_trusts_most():
+    image = np.zeros((200, 200, 3), np.uint8)
+    # A tall region whose bright half is on the right: turned 90 degrees counter-clockwise,
+    # the bright half comes on top, which is the only reading the stand-in is sure of.
+    image[20:180, 100:120] = 200
+    reader = BrightnessReader()
+    detector = ListDetector({200: [Detection(box(80, 20, 120, 180), 0.9)]})
+    result = OCRPipeline(detector, reader).ocr(image)
+    assert reader.batches == [3]  # as is, and turned both ways
+    assert len(result.words) == 1
+    assert result.words[0].confidence == pytest.approx(0.9)
+
+
+def test_empty_readings_are_dropped_and_lines_follow_reading_order():
+    class Reader:
+        def read(self, crops, batch_size=64):
+            texts = ["", "second", "first"]  # in detection order
+            return [Reading(t, 0.8, [0.8] * len(t)) for t in texts[: len(crops)]]
+
+    detections = [
+        Detection(box(10, 10, 60, 30), 0.9),  # read as nothing
+        Detection(box(120, 50, 190, 70), 0.9),
+        Detection(box(10, 50, 100, 70), 0.9),
+    ]
+    result = OCRPipeline(ListDetector({200: detections}), Reader()).ocr(
+        np.zeros((100, 200, 3), np.uint8)
+    )
+    assert [w.text for w in result.words] == ["first", "second"]
+    assert [line.text for line in result.lines] == ["first second"]
+    assert result.text == "first second"
+
+
+def test_a_bad_image_among_good_ones_is_reported_and_the_rest_is_read(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    good = np.zeros((100, 200, 3), np.uint8)
+    pipeline = OCRPipeline(
+        ListDetector({200: [Detection(box(10, 10, 90, 40), 0.9)]}), BrightnessReader()
+    )
+    outcomes = list(pipeline.ocr_many([good, bad, good], images_per_batch=3))
+    assert [type(o).__name__ for _, o in outcomes] == ["OCRResult", "ImageError", "OCRResult"]
+    assert "broken.jpg" in str(outcomes[1][1])
+    with pytest.raises(ImageError, match="broken.jpg"):
+        pipeline.ocr_batch([good, bad])
