@@ -17,6 +17,15 @@ from .detection import DETECTORS
 from .images import IMAGE_EXTENSIONS, find_images, load_image
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +33,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it a new file's mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -98,3 +98,17 @@ def test_a_folder_without_out_and_a_missing_path_are_usage_errors(tmp_path):
     assert no_out.returncode == 2 and "needs --out" in no_out.stderr
     missing = _run("run", tmp_path / "nowhere.jpg")
     assert missing.returncode == 2 and "nowhere.jpg: no such file or folder" in missing.stderr
+
+
+def test_atomic_writes_leave_files_with_a_new_files_mode(tmp_path):
+    import os
+
+    from pipeline.cli import write_atomically
+
+    target = tmp_path / "deep" / "photo.jpg.json"
+    write_atomically(target, b"{}")
+    reference = tmp_path / "plain.json"
+    reference.write_bytes(b"{}")
+    assert target.read_bytes() == b"{}"
+    assert oct(os.stat(target).st_mode & 0o777) == oct(os.stat(reference).st_mode & 0o777)
+    assert [p.name for p in target.parent.iterdir()] == ["photo.jpg.json"]  # no temp file left
