@@ -72,6 +72,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     models.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     models.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        help="leave out words read with a lower confidence, 0..1 (default: %(default)s)",
+    )
+    models.add_argument(
         "--trust-checkpoint",
         action="store_true",
         help="allow recognizer checkpoints that need full unpickling",
@@ -136,6 +142,7 @@ def _pipeline(args):
         batch_size=args.batch_size,
         detector_weights=args.detector_weights,
         trust_checkpoint=args.trust_checkpoint,
+        min_confidence=args.min_confidence,
     )
 
 

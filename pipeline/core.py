@@ -50,6 +50,7 @@ class OCRPipeline:
     ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``), an MMOCR config path, or an
     object with ``detect(list of RGB arrays) -> list of Detection lists``. ``recognizer``: a
     name (``default``, ``clip4str-base`` ...), a checkpoint path, or a loaded ``CLIP4STR``.
+    Words read with a confidence below ``min_confidence`` are left out of the result.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class OCRPipeline:
         detector_weights: str | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         trust_checkpoint: bool = False,
+        min_confidence: float = 0.0,
     ):
         if isinstance(detector, (str, Path)):
             self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
@@ -74,6 +76,7 @@ class OCRPipeline:
             self.recognizer = recognizer  # a loaded CLIP4STR, or anything with read()
         self.batch_size = batch_size
         self.max_pixels = max_pixels
+        self.min_confidence = min_confidence
         self.models = {"detector": _model_name(detector), "recognizer": _model_name(recognizer)}
 
     def ocr(self, image) -> OCRResult:
@@ -147,7 +150,7 @@ class OCRPipeline:
         words = []
         for d, detection in enumerate(page.detections):
             reading = best[(p, d)]
-            if reading.text:
+            if reading.text and reading.confidence >= self.min_confidence:
                 words.append(
                     Word(
                         detection.polygon.tolist(),

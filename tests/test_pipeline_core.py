@@ -111,3 +111,18 @@ def test_a_bad_image_among_good_ones_is_reported_and_the_rest_is_read(tmp_path):
     assert "broken.jpg" in str(outcomes[1][1])
     with pytest.raises(ImageError, match="broken.jpg"):
         pipeline.ocr_batch([good, bad])
+
+
+def test_words_below_the_confidence_threshold_are_left_out():
+    detections = [Detection(box(10, 10, 90, 40), 0.9), Detection(box(100, 10, 190, 40), 0.9)]
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[10:25, 100:190] = 255  # the second word's top half is bright: read confidently
+
+    def run(threshold):
+        pipeline = OCRPipeline(
+            ListDetector({200: detections}), BrightnessReader(), min_confidence=threshold
+        )
+        return [round(w.confidence, 1) for w in pipeline.ocr(image).words]
+
+    assert run(0.0) == [0.1, 0.9]
+    assert run(0.5) == [0.9]
