@@ -155,13 +155,20 @@ class Job:
 def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
     """One job per photo of the inputs; a folder's photos keep their paths relative to it.
 
+    Photos inside ``out`` (an output folder within an input folder) are not inputs.
+
     Raises ``ValueError`` when two photos would be written to the same file.
     """
     jobs: list[Job] = []
     seen: set[Path] = set()
     for item in inputs:
         if item.is_dir():
-            found = [(p, p.relative_to(item)) for p in find_images(item)]
+            # An output folder inside the input holds overlays, not photos to read.
+            found = [
+                (p, p.relative_to(item))
+                for p in find_images(item)
+                if out is None or not p.resolve().is_relative_to(out.resolve())
+            ]
         else:
             found = [(item, Path(item.name))]
         for photo, relative in found:

@@ -88,6 +88,10 @@ def test_jobs_keep_relative_paths_and_refuse_two_photos_for_one_output(tmp_path)
         (tmp_path / "a" / "x.jpg", out / "x.jpg.json"),
     ]
     assert [j.target for j in plan_jobs([tmp_path / "b" / "x.jpg"], None)] == [None]
+    inside = tmp_path / "a" / "results"
+    (inside / "x.jpg.overlay.jpg").parent.mkdir()
+    (inside / "x.jpg.overlay.jpg").write_bytes(b"")
+    assert len(plan_jobs([tmp_path / "a"], inside)) == 2  # its own overlays are not photos
     with pytest.raises(ValueError, match="both be written to"):
         plan_jobs([tmp_path / "a", tmp_path / "b"], out)
 
