@@ -1,0 +1,54 @@
+"""The shipped default models on real data give the figures that the README states.
+
+``recognizer/weights/default/measured.json`` holds the figures measured when the weights
+were exported (IIIT5K word accuracy, end-to-end H-mean on the ICDAR 2015 photos); these
+tests measure them again and compare, and check that the README and model card quote them.
+"""
+
+import json
+
+import pytest
+from conftest import DATA, REPO
+
+import recognizer
+from recognizer.__main__ import read_labels
+from recognizer.metrics import word_accuracy
+
+WEIGHTS = REPO / "recognizer" / "weights" / "default"
+IIIT5K = DATA / "iiit5k_test"
+SCENES = DATA / "icdar2015_dev_scenes" / "scenes.jsonl"
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return json.loads((WEIGHTS / "measured.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not IIIT5K.is_dir(), reason="IIIT5K test crops not available")
+def test_default_recognizer_reads_iiit5k_as_stated(measured):
+    stated = measured["iiit5k_test"]
+    rows = read_labels(IIIT5K, None)
+    readings = recognizer.load("default").read([path for path, _ in rows], batch_size=64)
+    accuracy = word_accuracy([r.text for r in readings], [label for _, label in rows])
+    assert accuracy.total == stated["crops"] == 3000
+    # Thread scheduling can flip a near-tie or two; the figure must hold to 0.1 point.
+    assert accuracy.alnum == pytest.approx(stated["alnum"], abs=1e-3)
+    assert accuracy.exact == pytest.approx(stated["case_sensitive"], abs=1e-3)
+    for document in (REPO / "README.md", WEIGHTS / "MODEL_CARD.md"):
+        assert f"{stated['alnum']:.3f}" in document.read_text(), document
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SCENES.is_file(), reason="ICDAR 2015 scenes not available")
+def test_default_pipeline_reads_the_icdar2015_photos_as_stated(measured):
+    from pipeline import OCRPipeline
+    from pipeline.evaluation import evaluate_scenes
+
+    stated = measured["icdar2015_dev_scenes"]
+    report = evaluate_scenes(OCRPipeline(), SCENES)
+    assert report.images == stated["images"] == 100
+    assert report.detection.hmean == pytest.approx(stated["detection_hmean"], abs=1e-3)
+    assert report.end_to_end.hmean == pytest.approx(stated["end_to_end_hmean"], abs=2e-3)
+    readme = (REPO / "README.md").read_text()
+    assert f"{stated['end_to_end_hmean']:.3f}" in readme
