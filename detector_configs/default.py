@@ -31,6 +31,9 @@ model = dict(
         mask_thr=0.3,
         min_text_score=0.7,
         unclip_ratio=1.6,
+        # MMOCR's default (0.01 of the contour length) simplifies a long thin text line to
+        # fewer than 4 points, and the line is dropped: a paragraph's lines all vanished.
+        epsilon_ratio=0.002,
     ),
     word_splitter=dict(
         profile="ink",
