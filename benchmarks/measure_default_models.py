@@ -27,20 +27,14 @@ DATA = REPO.parent / "shared" / "data"
 
 def measure_recognizer(data: Path) -> dict:
     import recognizer
-    from recognizer.__main__ import read_labels
-    from recognizer.metrics import word_accuracy
+    from recognizer.__main__ import evaluate_folder
 
-    rows = read_labels(data, None)
-    model = recognizer.load("default")
-    started = time.perf_counter()
-    readings = model.read([path for path, _ in rows], batch_size=64)
-    elapsed = time.perf_counter() - started
-    accuracy = word_accuracy([r.text for r in readings], [label for _, label in rows])
+    accuracy, speed = evaluate_folder(recognizer.load("default"), data)
     return {
         "crops": accuracy.total,
         "alnum": round(accuracy.alnum, 4),
         "case_sensitive": round(accuracy.exact, 4),
-        "crops_per_second": round(accuracy.total / elapsed, 1),
+        "crops_per_second": round(speed, 1),
     }
 
 

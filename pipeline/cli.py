@@ -161,31 +161,32 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
     """
     jobs: list[Job] = []
     seen: set[Path] = set()
+    owners: dict[Path, Path] = {}  # JSON file -> the photo it is for
+    out_dir = out.resolve() if out is not None else None
     for item in inputs:
         if item.is_dir():
             # An output folder inside the input holds overlays, not photos to read.
             found = [
                 (p, p.relative_to(item))
                 for p in find_images(item)
-                if out is None or not p.resolve().is_relative_to(out.resolve())
+                if out_dir is None or not p.resolve().is_relative_to(out_dir)
             ]
         else:
             found = [(item, Path(item.name))]
         for photo, relative in found:
-            if photo.resolve() in seen:
+            resolved = photo.resolve()
+            if resolved in seen:
                 continue
-            seen.add(photo.resolve())
+            seen.add(resolved)
             target = out / relative.parent / f"{relative.name}.json" if out else None
+            if target is not None:
+                if target in owners:
+                    raise ValueError(
+                        f"{owners[target]} and {photo} would both be written to {target}; "
+                        "read them in separate runs or with different --out folders"
+                    )
+                owners[target] = photo
             jobs.append(Job(photo, target))
-    if out is not None:
-        owners: dict[Path, Path] = {}
-        for job in jobs:
-            if job.target in owners:
-                raise ValueError(
-                    f"{owners[job.target]} and {job.photo} would both be written to "
-                    f"{job.target}; read them in separate runs or with different --out folders"
-                )
-            owners[job.target] = job.photo
     return jobs
 
 

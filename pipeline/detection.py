@@ -42,19 +42,11 @@ def resolve_config(name_or_path: str | Path) -> Path:
 WEIGHTS_INSIDE = frozenset({"PPOCRDBDetector"})
 
 
-def _model_type(config: Path) -> str | None:
-    from mmengine import Config
-
-    return Config.fromfile(str(config)).get("model", {}).get("type")
-
-
-def resolve_weights(config: Path, weights: str | None) -> str | None:
-    """Local weights for a config: the given path, or its ``load_from``, downloaded once."""
+def resolve_weights(config, weights: str | None) -> str | None:
+    """Local weights for a loaded config: the given path, or its ``load_from``, downloaded once."""
     if weights is not None:
         return weights
-    from mmengine import Config
-
-    url = Config.fromfile(str(config)).get("load_from")
+    url = config.get("load_from")
     if not url or not str(url).startswith(("http://", "https://")):
         return url
     return download_checkpoint(str(url))
@@ -88,12 +80,14 @@ class MMOCRDetector:
         from recognizer.compat import apply_openmmlab_workarounds
 
         apply_openmmlab_workarounds()
+        from mmengine import Config
         from mmocr.apis import TextDetInferencer
 
         self.config = resolve_config(detector)
         self.name = str(detector)
-        weights = resolve_weights(self.config, weights)
-        if weights is None and _model_type(self.config) not in WEIGHTS_INSIDE:
+        config = Config.fromfile(str(self.config))
+        weights = resolve_weights(config, weights)
+        if weights is None and config.model.get("type") not in WEIGHTS_INSIDE:
             raise WeightsUnavailableError(
                 f"{self.config} names no weights (no load_from) and none were given: pass the "
                 "detector checkpoint (--detector-weights PATH, or weights= in Python); "
@@ -104,9 +98,7 @@ class MMOCRDetector:
             # weights are in its graph, and the visualiser we never use has no save_dir.
             warnings.filterwarnings("ignore", message="Checkpoint is not loaded")
             warnings.filterwarnings("ignore", message="Failed to add <class")
-            self._inferencer = TextDetInferencer(
-                model=str(self.config), weights=weights, device=device
-            )
+            self._inferencer = TextDetInferencer(model=config, weights=weights, device=device)
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """Polygons with scores for each HxWx3 RGB image."""

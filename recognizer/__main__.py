@@ -10,7 +10,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError
 from .hub import KNOWN_NAMES, WeightsUnavailableError, load
 from .images import ImageError, as_rgb_image
-from .metrics import word_accuracy
+from .metrics import WordAccuracy, word_accuracy
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -85,19 +85,27 @@ def read_labels(data: Path, limit: int | None) -> list[tuple[Path, str]]:
     return rows[:limit] if limit else rows
 
 
-def run_eval(args: argparse.Namespace) -> int:
-    model = load(args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
-    rows = read_labels(args.data, args.limit)
+def evaluate_folder(
+    model, data: Path, limit: int | None = None, batch_size: int = 64, refine_iters=None
+) -> tuple[WordAccuracy, float]:
+    """Word accuracy of ``model`` on a folder with ``labels.tsv``, and its crops per second."""
+    rows = read_labels(data, limit)
     start = time.perf_counter()
-    readings = model.read(
-        [p for p, _ in rows], refine_iters=args.refine_iters, batch_size=args.batch_size
-    )
+    readings = model.read([p for p, _ in rows], refine_iters=refine_iters, batch_size=batch_size)
     elapsed = time.perf_counter() - start
     accuracy = word_accuracy([r.text for r in readings], [label for _, label in rows])
+    return accuracy, accuracy.total / elapsed
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    model = load(args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
+    accuracy, speed = evaluate_folder(
+        model, args.data, args.limit, args.batch_size, args.refine_iters
+    )
     print(f"crops: {accuracy.total}")
     print(f"word accuracy (lowercase alphanumeric): {accuracy.alnum:.4f}")
     print(f"word accuracy (case-sensitive): {accuracy.exact:.4f}")
-    print(f"speed: {accuracy.total / elapsed:.1f} crops/s")
+    print(f"speed: {speed:.1f} crops/s")
     return 0
 
 

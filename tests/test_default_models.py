@@ -11,8 +11,7 @@ import pytest
 from conftest import DATA, REPO
 
 import recognizer
-from recognizer.__main__ import read_labels
-from recognizer.metrics import word_accuracy
+from recognizer.__main__ import evaluate_folder
 
 WEIGHTS = REPO / "recognizer" / "weights" / "default"
 IIIT5K = DATA / "iiit5k_test"
@@ -28,9 +27,7 @@ def measured():
 @pytest.mark.skipif(not IIIT5K.is_dir(), reason="IIIT5K test crops not available")
 def test_default_recognizer_reads_iiit5k_as_stated(measured):
     stated = measured["iiit5k_test"]
-    rows = read_labels(IIIT5K, None)
-    readings = recognizer.load("default").read([path for path, _ in rows], batch_size=64)
-    accuracy = word_accuracy([r.text for r in readings], [label for _, label in rows])
+    accuracy, _ = evaluate_folder(recognizer.load("default"), IIIT5K)
     assert accuracy.total == stated["crops"] == 3000
     # Thread scheduling can flip a near-tie or two; the figure must hold to 0.1 point.
     assert accuracy.alnum == pytest.approx(stated["alnum"], abs=1e-3)
