@@ -19,9 +19,10 @@ from open_clip.tokenizer import SimpleTokenizer
 from torch import nn
 
 from .clip_backbone import ClipArchitecture, build_clip, encode_image_tokens, encode_text_tokens
+from .decoding import DualDecoder, TorchBackend
 from .images import ImageInput, preprocess_batch
 from .modules import CharDecoder
-from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer, clip_text_of
+from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer
 
 DecodeMode = Literal["ar", "nar"]
 CONFIG_FORMAT_VERSION = 1
@@ -82,26 +83,6 @@ class Reading:
     # Product of the character probabilities (and of the end token's, when predicted).
     confidence: float
     char_confidences: list[float]
-
-
-def causal_mask(size: int, device: torch.device) -> torch.Tensor:
-    """Additive mask: position i sees context 0..i ([B] and the characters before i)."""
-    return torch.triu(torch.full((size, size), float("-inf"), device=device), 1)
-
-
-def cloze_mask(size: int, device: torch.device) -> torch.Tensor:
-    """Additive mask: position i sees every context token but its own character (i + 1)."""
-    mask = torch.zeros((size, size), device=device)
-    index = torch.arange(size - 1, device=device)
-    mask[index, index + 1] = float("-inf")
-    return mask
-
-
-def padding_after_end(context: torch.Tensor, eos: int) -> torch.Tensor:
-    """Additive key mask hiding the first ``[E]`` of each row and everything after it."""
-    ended = (context == eos).int().cumsum(-1) > 0
-    mask = torch.zeros(context.shape, device=context.device)
-    return mask.masked_fill(ended, float("-inf"))
 
 
 class CLIP4STR(nn.Module):
@@ -194,66 +175,23 @@ class CLIP4STR(nn.Module):
             self._bpe = SimpleTokenizer(context_length=self.config.text_context_length)
         return self._bpe(list(texts), context_length=self.config.text_context_length)
 
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return encode_text_tokens(self.clip_model, tokens)
+
     def cross_memory(self, image_memory: torch.Tensor, visual_logits: torch.Tensor) -> torch.Tensor:
         """Image tokens followed by CLIP's text tokens of the visual branch's prediction."""
-        texts = [clip_text_of(t) for t in self.tokenizer.decode_texts(visual_logits)]
-        tokens = self.clip_tokenize(texts).to(image_memory.device)
-        text_memory = encode_text_tokens(self.clip_model, tokens).to(image_memory.dtype)
-        return torch.cat([image_memory, text_memory], dim=1)
+        return self.decoding().cross_memory(image_memory, visual_logits)
 
     # ----------------------------------------------------------------- decoding
 
-    def _predict_autoregressive(
-        self, decoder: CharDecoder, memory: torch.Tensor, num_steps: int, stop_early: bool
-    ) -> torch.Tensor:
-        """Greedy decoding, one position per step, each seeing its own earlier predictions."""
-        tok = self.tokenizer
-        batch = memory.shape[0]
-        context = torch.full((batch, num_steps), tok.pad, dtype=torch.long, device=memory.device)
-        context[:, 0] = tok.bos
-        mask = causal_mask(num_steps, memory.device)
-        steps = []
-        for i in range(num_steps):
-            n = i + 1
-            logits = decoder(
-                context[:, :n],
-                memory,
-                slice(i, n),
-                query_mask=mask[i:n, :n],
-                content_mask=mask[:n, :n],
-            )
-            steps.append(logits)
-            if n < num_steps:
-                context[:, n] = logits[:, 0].argmax(-1)
-                if stop_early and (context == tok.EOS).any(-1).all():
-                    break
-        return torch.cat(steps, dim=1)
-
-    def _predict_parallel(
-        self, decoder: CharDecoder, memory: torch.Tensor, num_steps: int
-    ) -> torch.Tensor:
-        """All positions at once from ``[B]`` alone."""
-        context = torch.full(
-            (memory.shape[0], 1), self.tokenizer.bos, dtype=torch.long, device=memory.device
-        )
-        return decoder(context, memory, slice(0, num_steps))
-
-    def _refine(
-        self, decoder: CharDecoder, memory: torch.Tensor, previous: torch.Tensor, num_steps: int
-    ) -> torch.Tensor:
-        """Predict every position again, each seeing all previous predictions but its own."""
-        batch = memory.shape[0]
-        bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=memory.device)
-        context = torch.cat([bos, previous[:, :-1].argmax(-1)], dim=1)
-        n = context.shape[1]
-        mask = cloze_mask(num_steps, memory.device)
-        return decoder(
-            context,
-            memory,
-            slice(0, num_steps),
-            query_mask=mask[:, :n],
-            content_mask=mask[:n, :n],
-            padding_mask=padding_after_end(context, self.tokenizer.EOS),
+    def decoding(self, cross_early_exit: bool = True) -> DualDecoder:
+        """The dual predict-and-refine decoder running on this module."""
+        return DualDecoder(
+            TorchBackend(self),
+            self.tokenizer,
+            self.clip_tokenize,
+            self.config.max_label_length + 1,
+            cross_early_exit=cross_early_exit,
         )
 
     def forward(
@@ -264,30 +202,7 @@ class CLIP4STR(nn.Module):
     ) -> torch.Tensor:
         """Cross-modal logits ``(B, T, num_classes)``, T <= max_label_length + 1."""
         refine_iters = self.config.refine_iters if refine_iters is None else refine_iters
-        decode = decode or self.config.decode
-        if decode not in ("ar", "nar"):
-            raise ValueError(f"decode must be 'ar' or 'nar', not {decode!r}")
-        num_steps = self.config.max_label_length + 1
-
-        image_memory = self.encode_image(images)
-        if decode == "ar":
-            visual = self._predict_autoregressive(
-                self.visual_decoder, image_memory, num_steps, stop_early=True
-            )
-            memory = self.cross_memory(image_memory, visual)
-            cross = self._predict_autoregressive(
-                self.cross_decoder, memory, visual.shape[1], stop_early=False
-            )
-        else:
-            visual = self._predict_parallel(self.visual_decoder, image_memory, num_steps)
-            memory = self.cross_memory(image_memory, visual)
-            cross = self._predict_parallel(self.cross_decoder, memory, num_steps)
-
-        for _ in range(refine_iters):
-            visual = self._refine(self.visual_decoder, image_memory, visual, num_steps)
-            memory = self.cross_memory(image_memory, visual)
-            cross = self._refine(self.cross_decoder, memory, cross, num_steps)
-        return cross
+        return self.decoding()(images, refine_iters, decode or self.config.decode)
 
     # ----------------------------------------------------------------- reading
 

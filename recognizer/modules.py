@@ -14,12 +14,50 @@ from torch import nn
 from torch.nn import functional as F
 
 
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``(B, N, D)`` -> ``(B, heads, N, D / heads)``."""
+    batch, length, width = x.shape
+    return x.reshape(batch, length, heads, width // heads).transpose(1, 2)
+
+
+def key_value(attn: nn.MultiheadAttention, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values of ``x`` for ``attn``, split into heads (what decoding caches)."""
+    width = attn.embed_dim
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    keys = F.linear(x, weight[width : 2 * width], bias[width : 2 * width])
+    values = F.linear(x, weight[2 * width :], bias[2 * width :])
+    return split_heads(keys, attn.num_heads), split_heads(values, attn.num_heads)
+
+
+def attend(
+    attn: nn.MultiheadAttention,
+    x: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Multi-head attention of ``x`` over precomputed keys and values, with the weights of
+    ``attn``: the same function as ``attn(x, k, v)`` but with the key/value projections
+    done once by the caller. ``mask`` is additive, broadcastable to ``(B, heads, Nq, Nk)``."""
+    width = attn.embed_dim
+    queries = F.linear(x, attn.in_proj_weight[:width], attn.in_proj_bias[:width])
+    dropout = attn.dropout if attn.training else 0.0
+    out = F.scaled_dot_product_attention(
+        split_heads(queries, attn.num_heads), keys, values, attn_mask=mask, dropout_p=dropout
+    )
+    out = out.transpose(1, 2).reshape(x.shape)
+    return attn.out_proj(out)
+
+
 class TwoStreamDecoderLayer(nn.Module):
     """Pre-LayerNorm decoder layer with a query stream and a content stream.
 
     Both streams attend to the (normalised) content, then to the memory, then pass an MLP.
     The query stream carries position queries and produces the predictions; the content
     stream carries the character context and is only needed when another layer follows.
+    The attention layers are ``nn.MultiheadAttention`` modules (their parameter names are
+    those of the released checkpoints) applied through ``attend``, so that decoding can
+    cache the keys and values of the memory and of the context between steps.
     """
 
     def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.1):
@@ -42,22 +80,12 @@ class TwoStreamDecoderLayer(nn.Module):
         self,
         x: torch.Tensor,
         x_norm: torch.Tensor,
-        context: torch.Tensor,
-        memory: torch.Tensor,
-        attn_mask: torch.Tensor | None,
-        padding_mask: torch.Tensor | None,
+        context_kv: tuple[torch.Tensor, torch.Tensor],
+        memory_kv: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        attended = self.self_attn(
-            x_norm,
-            context,
-            context,
-            attn_mask=attn_mask,
-            key_padding_mask=padding_mask,
-            need_weights=False,
-        )[0]
-        x = x + self.dropout1(attended)
-        attended = self.cross_attn(self.norm1(x), memory, memory, need_weights=False)[0]
-        x = x + self.dropout2(attended)
+        x = x + self.dropout1(attend(self.self_attn, x_norm, *context_kv, mask))
+        x = x + self.dropout2(attend(self.cross_attn, self.norm1(x), *memory_kv))
         hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
         return x + self.dropout3(self.linear2(hidden))
 
@@ -71,15 +99,49 @@ class TwoStreamDecoderLayer(nn.Module):
         padding_mask: torch.Tensor | None = None,
         update_content: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both streams over the whole context. Masks are additive: ``query_mask``
+        ``(Nq, Nc)``, ``content_mask`` ``(Nc, Nc)``, ``padding_mask`` ``(B, Nc)`` (keys)."""
         content_norm = self.norm_c(content)
+        context_kv = key_value(self.self_attn, content_norm)
+        memory_kv = key_value(self.cross_attn, memory)
+        padding = None if padding_mask is None else padding_mask[:, None, None, :]
         query = self._stream(
-            query, self.norm_q(query), content_norm, memory, query_mask, padding_mask
+            query, self.norm_q(query), context_kv, memory_kv, _add_masks(query_mask, padding)
         )
         if update_content:
             content = self._stream(
-                content, content_norm, content_norm, memory, content_mask, padding_mask
+                content, content_norm, context_kv, memory_kv, _add_masks(content_mask, padding)
             )
         return query, content
+
+    def step(
+        self,
+        query: torch.Tensor,
+        content: torch.Tensor,
+        context_kv: tuple[torch.Tensor, torch.Tensor],
+        memory_kv: tuple[torch.Tensor, torch.Tensor],
+        update_content: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """One autoregressive step: ``query`` is one position query ``(B, 1, D)``,
+        ``content`` the newest context token ``(B, 1, D)``; ``context_kv`` holds the keys and
+        values of the earlier context tokens. Returns the new query, the new content token
+        and the key/value cache extended by it. Equal to ``forward`` with a causal mask."""
+        content_norm = self.norm_c(content)
+        new_keys, new_values = key_value(self.self_attn, content_norm)
+        context_kv = (
+            torch.cat([context_kv[0], new_keys], dim=2),
+            torch.cat([context_kv[1], new_values], dim=2),
+        )
+        query = self._stream(query, self.norm_q(query), context_kv, memory_kv, None)
+        if update_content:
+            content = self._stream(content, content_norm, context_kv, memory_kv, None)
+        return query, content, context_kv
+
+
+def _add_masks(mask: torch.Tensor | None, padding: torch.Tensor | None) -> torch.Tensor | None:
+    if mask is None:
+        return padding
+    return mask if padding is None else mask + padding
 
 
 class CharEmbedding(nn.Module):
@@ -162,3 +224,53 @@ class CharDecoder(nn.Module):
                 update_content=not last,
             )
         return self.head(self.norm(query))
+
+    # ------------------------------------------------------------ incremental decoding
+    # Autoregressive decoding asks for one position at a time. ``memory_kv`` projects the
+    # memory once; ``step`` embeds only the newest context token and extends a key/value
+    # cache, so each step costs one token's work instead of the whole context's and the
+    # memory's. Caches are stacked over layers, ``(layers, B, heads, N, D / heads)``, so
+    # that a step is a function of plain tensors (and exports as one ONNX graph).
+
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of ``memory`` for every layer's cross-attention."""
+        pairs = [key_value(layer.cross_attn, memory) for layer in self.layers]
+        return torch.stack([k for k, _ in pairs]), torch.stack([v for _, v in pairs])
+
+    def empty_context_kv(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The key/value cache before the first step (no context token yet)."""
+        attn = self.layers[0].self_attn
+        shape = (len(self.layers), batch, attn.num_heads, 0, attn.embed_dim // attn.num_heads)
+        empty = like.new_zeros(shape)
+        return empty, empty.clone()
+
+    def step(
+        self,
+        token: torch.Tensor,
+        index: torch.Tensor | int,
+        context_keys: torch.Tensor,
+        context_values: torch.Tensor,
+        memory_keys: torch.Tensor,
+        memory_values: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits ``(B, num_classes)`` of position ``index``, given context token ``index``
+        (``token``: ``[B]`` at index 0, else the character predicted at ``index - 1``).
+        Returns the logits and the key/value cache extended by that token."""
+        positions = self.pos_queries[0]
+        # Context token k > 0 carries position query k - 1; [B] (k = 0) carries none.
+        context_positions = torch.cat([torch.zeros_like(positions[:1]), positions[:-1]])
+        content = (self.text_embed(token) + context_positions[index]).unsqueeze(1)
+        query = positions[index].expand(token.shape[0], 1, -1)
+        keys, values = [], []
+        for i, layer in enumerate(self.layers):
+            query, content, (layer_keys, layer_values) = layer.step(
+                query,
+                content,
+                (context_keys[i], context_values[i]),
+                (memory_keys[i], memory_values[i]),
+                update_content=i < len(self.layers) - 1,
+            )
+            keys.append(layer_keys)
+            values.append(layer_values)
+        logits = self.head(self.norm(query))[:, 0]
+        return logits, torch.stack(keys), torch.stack(values)

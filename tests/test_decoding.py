@@ -57,3 +57,58 @@ def test_read_restores_training_mode(model, reference_crops):
         assert model.training
     finally:
         model.eval()
+
+
+def test_incremental_steps_equal_the_full_causal_pass_for_a_deep_decoder():
+    from recognizer.decoding import causal_mask
+    from recognizer.modules import CharDecoder
+
+    torch.manual_seed(0)
+    decoder = CharDecoder(64, 4, 3, 4.0, vocab_size=97, num_classes=95, max_positions=8).eval()
+    memory = torch.randn(5, 11, 64)
+    context = torch.randint(1, 95, (5, 8))
+    context[:, 0] = 95
+    with torch.inference_mode():
+        mask = causal_mask(8)
+        full = decoder(context, memory, slice(0, 8), mask, mask)
+        memory_kv = decoder.memory_kv(memory)
+        keys, values = decoder.empty_context_kv(5, memory)
+        steps = []
+        for index in range(8):
+            logits, keys, values = decoder.step(context[:, index], index, keys, values, *memory_kv)
+            steps.append(logits)
+    assert keys.shape == (3, 5, 4, 8, 16)
+    assert (torch.stack(steps, 1) - full).abs().max().item() < 1e-5
+
+
+def test_cross_branch_early_exit_saves_steps_without_changing_the_output(reference, tmp_path):
+    from conftest import released_layout_checkpoint
+
+    # The visual branch reads all 26 positions; the cross branch predicts [E] at once.
+    checkpoint = released_layout_checkpoint(reference)
+    bias = checkpoint["state_dict"]["cross_decoder.head.bias"].clone()
+    bias[0] += 100.0
+    checkpoint["state_dict"]["cross_decoder.head.bias"] = bias
+    torch.save(checkpoint, tmp_path / "early.ckpt")
+    model = CLIP4STR.from_checkpoint(tmp_path / "early.ckpt")
+    images = reference["images"]
+    counts = {}
+    outputs = {}
+    for early in (False, True):
+        decoding = model.decoding(cross_early_exit=early)
+        calls = []
+        original = decoding.backend.step
+
+        def counting_step(branch, *args, calls=calls, original=original):
+            calls.append(branch)
+            return original(branch, *args)
+
+        decoding.backend.step = counting_step
+        with torch.inference_mode():
+            outputs[early] = decoding(images, refine_iters=1)
+        counts[early] = calls.count("cross")
+    assert (counts[True], counts[False]) == (1, 26)
+    assert (outputs[True] - outputs[False]).abs().max().item() < 1e-5
+    assert model.tokenizer.decode_texts(outputs[True]) == model.tokenizer.decode_texts(
+        outputs[False]
+    )

@@ -1,0 +1,199 @@
+"""CLIP4STR's dual predict-and-refine decoding, written once for every execution backend.
+
+A backend runs the network pieces; ``dual_decode`` runs the algorithm (SPEC: visual predict,
+cross memory, cross predict, refinement). ``TorchBackend`` runs a ``CLIP4STR`` module; the
+ONNX Runtime backend (``recognizer.onnx``) runs exported graphs. All tensors passed between
+``dual_decode`` and a backend are torch tensors on the model's device.
+
+Autoregressive decoding is incremental: the memory's keys and values are projected once per
+branch and the context's are cached, so a step costs one query's work (``CharDecoder.step``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
+
+import torch
+
+from .tokenizer import CharTokenizer, clip_text_of
+
+Branch = Literal["visual", "cross"]
+
+
+class DecodingBackend(Protocol):
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised images ``(B, 3, H, W)`` -> image tokens ``(B, N, D)``."""
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """CLIP BPE tokens ``(B, L)`` -> text tokens ``(B, L, D)``."""
+
+    def memory_kv(self, branch: Branch, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention keys and values of ``memory`` for the branch's decoder."""
+
+    def step(
+        self,
+        branch: Branch,
+        token: torch.Tensor,
+        index: int,
+        context_kv: tuple[torch.Tensor, torch.Tensor],
+        memory_kv: tuple[torch.Tensor, torch.Tensor],
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits ``(B, C)`` of position ``index`` and the extended context cache."""
+
+    def empty_context_kv(self, branch: Branch, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The context cache before the first step."""
+
+    def full(
+        self,
+        branch: Branch,
+        context: torch.Tensor,
+        memory: torch.Tensor,
+        query_mask: torch.Tensor,
+        content_mask: torch.Tensor,
+        padding_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits ``(B, T, C)`` of every position over the whole ``context`` (additive masks)."""
+
+
+def causal_mask(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Additive mask: position i sees context 0..i ([B] and the characters before i)."""
+    return torch.triu(torch.full((size, size), float("-inf"), device=device), 1)
+
+
+def cloze_mask(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Additive mask: position i sees every context token but its own character (i + 1)."""
+    mask = torch.zeros((size, size), device=device)
+    index = torch.arange(size - 1, device=device)
+    mask[index, index + 1] = float("-inf")
+    return mask
+
+
+def padding_after_end(context: torch.Tensor, eos: int) -> torch.Tensor:
+    """Additive key mask hiding the first ``[E]`` of each row and everything after it."""
+    ended = (context == eos).int().cumsum(-1) > 0
+    mask = torch.zeros(context.shape, device=context.device)
+    return mask.masked_fill(ended, float("-inf"))
+
+
+class DualDecoder:
+    """Runs dual predict-and-refine decoding on a backend.
+
+    ``clip_tokenize`` turns the visual branch's strings into CLIP BPE tokens.
+    ``cross_early_exit`` stops the cross branch's autoregressive pass once every item has
+    produced ``[E]`` (only when a refinement follows: refinement masks everything after the
+    first ``[E]``, so the texts and logits are the same and the remaining steps are saved).
+    """
+
+    def __init__(
+        self,
+        backend: DecodingBackend,
+        tokenizer: CharTokenizer,
+        clip_tokenize: Callable[[Sequence[str]], torch.Tensor],
+        num_steps: int,
+        cross_early_exit: bool = True,
+    ):
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.clip_tokenize = clip_tokenize
+        self.num_steps = num_steps
+        self.cross_early_exit = cross_early_exit
+
+    def __call__(self, images: torch.Tensor, refine_iters: int = 1, decode: str = "ar"):
+        """Cross-modal logits ``(B, T, num_classes)``, T <= num_steps."""
+        if decode not in ("ar", "nar"):
+            raise ValueError(f"decode must be 'ar' or 'nar', not {decode!r}")
+        image_memory = self.backend.encode_image(images)
+        if decode == "ar":
+            visual = self.autoregressive("visual", image_memory, self.num_steps, True)
+            memory = self.cross_memory(image_memory, visual)
+            early = self.cross_early_exit and refine_iters > 0
+            cross = self.autoregressive("cross", memory, visual.shape[1], early)
+        else:
+            visual = self.parallel("visual", image_memory)
+            memory = self.cross_memory(image_memory, visual)
+            cross = self.parallel("cross", memory)
+        for _ in range(refine_iters):
+            visual = self.refine("visual", image_memory, visual)
+            memory = self.cross_memory(image_memory, visual)
+            cross = self.refine("cross", memory, cross)
+        return cross
+
+    def cross_memory(self, image_memory: torch.Tensor, visual_logits: torch.Tensor):
+        """Image tokens followed by CLIP's text tokens of the visual branch's prediction."""
+        texts = [clip_text_of(t) for t in self.tokenizer.decode_texts(visual_logits)]
+        tokens = self.clip_tokenize(texts).to(image_memory.device)
+        text_memory = self.backend.encode_text(tokens).to(image_memory.dtype)
+        return torch.cat([image_memory, text_memory], dim=1)
+
+    def autoregressive(
+        self, branch: Branch, memory: torch.Tensor, num_steps: int, stop_early: bool
+    ) -> torch.Tensor:
+        """Greedy decoding, one position per step, each seeing its own earlier predictions."""
+        batch = memory.shape[0]
+        memory_kv = self.backend.memory_kv(branch, memory)
+        context_kv = self.backend.empty_context_kv(branch, batch)
+        token = torch.full((batch,), self.tokenizer.bos, dtype=torch.long, device=memory.device)
+        ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
+        steps = []
+        for index in range(num_steps):
+            logits, context_kv = self.backend.step(branch, token, index, context_kv, memory_kv)
+            steps.append(logits)
+            token = logits.argmax(-1)
+            ended |= token == self.tokenizer.EOS
+            if stop_early and bool(ended.all()):
+                break
+        return torch.stack(steps, dim=1)
+
+    def parallel(self, branch: Branch, memory: torch.Tensor) -> torch.Tensor:
+        """All positions at once from ``[B]`` alone."""
+        batch, device = memory.shape[0], memory.device
+        context = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=device)
+        zeros = torch.zeros
+        return self.backend.full(
+            branch,
+            context,
+            memory,
+            zeros((self.num_steps, 1), device=device),
+            zeros((1, 1), device=device),
+            zeros((batch, 1), device=device),
+        )
+
+    def refine(self, branch: Branch, memory: torch.Tensor, previous: torch.Tensor):
+        """Predict every position again, each seeing all previous predictions but its own."""
+        batch = memory.shape[0]
+        bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=memory.device)
+        context = torch.cat([bos, previous[:, :-1].argmax(-1)], dim=1)
+        n = context.shape[1]
+        mask = cloze_mask(self.num_steps, memory.device)
+        padding = padding_after_end(context, self.tokenizer.EOS)
+        return self.backend.full(branch, context, memory, mask[:, :n], mask[:n, :n], padding)
+
+
+class TorchBackend:
+    """Runs the pieces of a ``CLIP4STR`` module (any device, any dtype)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.decoders = {"visual": model.visual_decoder, "cross": model.cross_decoder}
+
+    def encode_image(self, images):
+        return self.model.encode_image(images)
+
+    def encode_text(self, tokens):
+        return self.model.encode_text(tokens)
+
+    def memory_kv(self, branch, memory):
+        return self.decoders[branch].memory_kv(memory)
+
+    def empty_context_kv(self, branch, batch):
+        return self.decoders[branch].empty_context_kv(batch, self.model.visual_decoder.pos_queries)
+
+    def step(self, branch, token, index, context_kv, memory_kv):
+        logits, keys, values = self.decoders[branch].step(token, index, *context_kv, *memory_kv)
+        return logits, (keys, values)
+
+    def full(self, branch, context, memory, query_mask, content_mask, padding_mask):
+        decoder = self.decoders[branch]
+        positions = slice(0, decoder.pos_queries.shape[1])
+        return decoder(context, memory, positions, query_mask, content_mask, padding_mask)
