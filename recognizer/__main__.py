@@ -1,4 +1,4 @@
-"""Command line: ``python -m recognizer read CROP...`` and ``python -m recognizer eval``."""
+"""Command line: ``python -m recognizer read CROP...``, ``eval`` and ``export-onnx``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .hub import KNOWN_NAMES, WeightsUnavailableError, load
+from .hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError, load
 from .images import ImageError, as_rgb_image
 from .metrics import WordAccuracy, word_accuracy
+from .onnx_backend import OnnxExportError
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +22,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "default: %(default)s",
     )
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch: the exact PyTorch path; onnx: ONNX Runtime on the CPU, exported on first "
+        "use into the models folder (default: %(default)s)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
     parser.add_argument(
         "--refine-iters",
@@ -52,11 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N crops")
     _add_model_options(evaluate)
+    export = commands.add_parser(
+        "export-onnx", help="write the recognizer as ONNX graphs for ONNX Runtime"
+    )
+    export.add_argument("--checkpoint", default="default", help="checkpoint or known name")
+    export.add_argument("--out", type=Path, required=True, help="folder to write")
+    export.add_argument("--trust-checkpoint", action="store_true")
     return parser
 
 
 def run_read(args: argparse.Namespace) -> int:
-    model = load(args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
+    model = _load(args)
     failed = 0
     paths, images = [], []
     for path in args.crops:
@@ -97,8 +111,26 @@ def evaluate_folder(
     return accuracy, accuracy.total / elapsed
 
 
+def _load(args: argparse.Namespace):
+    return load(
+        args.checkpoint,
+        device=args.device,
+        trust_checkpoint=args.trust_checkpoint,
+        backend=args.backend,
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .onnx_backend import export_onnx
+
+    model = load(args.checkpoint, trust_checkpoint=args.trust_checkpoint)
+    export_onnx(model, args.out)
+    print(f"wrote {args.out} (use it with --backend onnx --checkpoint {args.out})")
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    model = load(args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
+    model = _load(args)
     accuracy, speed = evaluate_folder(
         model, args.data, args.limit, args.batch_size, args.refine_iters
     )
@@ -112,8 +144,15 @@ def run_eval(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_read(args) if args.command == "read" else run_eval(args)
-    except (CheckpointError, WeightsUnavailableError, FileNotFoundError) as error:
+        commands = {"read": run_read, "eval": run_eval, "export-onnx": run_export}
+        return commands[args.command](args)
+    except (
+        CheckpointError,
+        WeightsUnavailableError,
+        FileNotFoundError,
+        OnnxExportError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,7 @@ branch and the context's are cached, so a step costs one query's work (``CharDec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
@@ -19,6 +20,32 @@ import torch
 from .tokenizer import CharTokenizer, clip_text_of
 
 Branch = Literal["visual", "cross"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The text read from one crop."""
+
+    text: str
+    # Product of the character probabilities (and of the end token's, when predicted).
+    confidence: float
+    char_confidences: list[float]
+
+
+@torch.inference_mode()
+def read_in_batches(
+    recognizer, tokenizer: CharTokenizer, images, refine_iters, decode, batch_size: int
+) -> list[Reading]:
+    """``recognizer.preprocess`` then ``recognizer(batch)`` per ``batch_size`` crops."""
+    if not isinstance(images, (list, tuple)):
+        images = [images]
+    readings: list[Reading] = []
+    for start in range(0, len(images), batch_size):
+        batch = recognizer.preprocess(images[start : start + batch_size])
+        logits = recognizer(batch, refine_iters=refine_iters, decode=decode)
+        for decoded in tokenizer.decode(logits):
+            readings.append(Reading(decoded.text, decoded.confidence, decoded.char_probs))
+    return readings
 
 
 class DecodingBackend(Protocol):
@@ -187,7 +214,7 @@ class TorchBackend:
         return self.decoders[branch].memory_kv(memory)
 
     def empty_context_kv(self, branch, batch):
-        return self.decoders[branch].empty_context_kv(batch, self.model.visual_decoder.pos_queries)
+        return self.decoders[branch].empty_context_kv(batch)
 
     def step(self, branch, token, index, context_kv, memory_kv):
         logits, keys, values = self.decoders[branch].step(token, index, *context_kv, *memory_kv)

@@ -94,11 +94,31 @@ def download_released(
         ) from None
 
 
+BACKENDS = ("torch", "onnx")
+
+
 def load(
     name_or_path: str | Path = "default",
     device: str | torch.device = "cpu",
     trust_checkpoint: bool = False,
-) -> CLIP4STR:
-    """A ready-to-use recognizer from a known name (see ``KNOWN_NAMES``) or a checkpoint path."""
+    backend: str = "torch",
+):
+    """A ready-to-use recognizer from a known name (see ``KNOWN_NAMES``) or a checkpoint path.
+
+    ``backend="torch"`` returns a ``CLIP4STR`` module; ``backend="onnx"`` an ``OnnxRecognizer``
+    running the model with ONNX Runtime (exported once into the models folder, or a folder
+    written by ``python -m recognizer export-onnx``). Both have ``read(crops)``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if backend == "onnx":
+        from .onnx_backend import is_onnx_export, load_onnx
+
+        if str(device) != "cpu":
+            raise ValueError("the onnx backend runs on the CPU; use backend='torch' for GPUs")
+        path = Path(name_or_path)
+        if not is_onnx_export(path):
+            path = resolve_weights(name_or_path)
+        return load_onnx(path, trust_checkpoint=trust_checkpoint)
     path = resolve_weights(name_or_path)
     return CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)

@@ -19,7 +19,7 @@ from open_clip.tokenizer import SimpleTokenizer
 from torch import nn
 
 from .clip_backbone import ClipArchitecture, build_clip, encode_image_tokens, encode_text_tokens
-from .decoding import DualDecoder, TorchBackend
+from .decoding import DualDecoder, Reading, TorchBackend, read_in_batches
 from .images import ImageInput, preprocess_batch
 from .modules import CharDecoder
 from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer
@@ -73,16 +73,6 @@ class CLIP4STRConfig:
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The text read from one crop."""
-
-    text: str
-    # Product of the character probabilities (and of the end token's, when predicted).
-    confidence: float
-    char_confidences: list[float]
 
 
 class CLIP4STR(nn.Module):
@@ -212,7 +202,6 @@ class CLIP4STR(nn.Module):
         batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
         return batch.to(self.device)
 
-    @torch.inference_mode()
     def read(
         self,
         images: ImageInput | Sequence[ImageInput],
@@ -221,17 +210,9 @@ class CLIP4STR(nn.Module):
         batch_size: int = 64,
     ) -> list[Reading]:
         """Read word crops: one forward pass per batch of ``batch_size`` crops."""
-        if not isinstance(images, (list, tuple)):
-            images = [images]
         was_training = self.training
         self.eval()
-        readings: list[Reading] = []
         try:
-            for start in range(0, len(images), batch_size):
-                batch = self.preprocess(images[start : start + batch_size])
-                logits = self(batch, refine_iters=refine_iters, decode=decode)
-                for decoded in self.tokenizer.decode(logits):
-                    readings.append(Reading(decoded.text, decoded.confidence, decoded.char_probs))
+            return read_in_batches(self, self.tokenizer, images, refine_iters, decode, batch_size)
         finally:
             self.train(was_training)
-        return readings

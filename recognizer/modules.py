@@ -8,25 +8,30 @@ Parameter names follow the released checkpoints (``pos_queries``, ``layers.N.sel
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
-def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, attn: nn.MultiheadAttention) -> torch.Tensor:
     """``(B, N, D)`` -> ``(B, heads, N, D / heads)``."""
     batch, length, width = x.shape
-    return x.reshape(batch, length, heads, width // heads).transpose(1, 2)
+    return x.reshape(batch, length, attn.num_heads, width // attn.num_heads).transpose(1, 2)
 
 
-def key_value(attn: nn.MultiheadAttention, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keys and values of ``x`` for ``attn``, split into heads (what decoding caches)."""
+def key_value(
+    attn: nn.MultiheadAttention, x: torch.Tensor, transposed_keys: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values of ``x`` for ``attn``, split into heads: ``(B, heads, N, D / heads)``;
+    with ``transposed_keys`` the keys come as ``(B, heads, D / heads, N)``, the layout a
+    cache keeps so that no step has to transpose them again."""
     width = attn.embed_dim
     weight, bias = attn.in_proj_weight, attn.in_proj_bias
-    keys = F.linear(x, weight[width : 2 * width], bias[width : 2 * width])
-    values = F.linear(x, weight[2 * width :], bias[2 * width :])
-    return split_heads(keys, attn.num_heads), split_heads(values, attn.num_heads)
+    keys = split_heads(F.linear(x, weight[width : 2 * width], bias[width : 2 * width]), attn)
+    values = split_heads(F.linear(x, weight[2 * width :], bias[2 * width :]), attn)
+    return (keys.transpose(-1, -2) if transposed_keys else keys), values
 
 
 def attend(
@@ -35,18 +40,22 @@ def attend(
     keys: torch.Tensor,
     values: torch.Tensor,
     mask: torch.Tensor | None = None,
+    transposed_keys: bool = False,
 ) -> torch.Tensor:
     """Multi-head attention of ``x`` over precomputed keys and values, with the weights of
     ``attn``: the same function as ``attn(x, k, v)`` but with the key/value projections
     done once by the caller. ``mask`` is additive, broadcastable to ``(B, heads, Nq, Nk)``."""
     width = attn.embed_dim
-    queries = F.linear(x, attn.in_proj_weight[:width], attn.in_proj_bias[:width])
-    dropout = attn.dropout if attn.training else 0.0
-    out = F.scaled_dot_product_attention(
-        split_heads(queries, attn.num_heads), keys, values, attn_mask=mask, dropout_p=dropout
-    )
-    out = out.transpose(1, 2).reshape(x.shape)
-    return attn.out_proj(out)
+    queries = split_heads(F.linear(x, attn.in_proj_weight[:width], attn.in_proj_bias[:width]), attn)
+    if transposed_keys:  # decoding steps: no mask, no dropout
+        scores = (queries @ keys) * (queries.shape[-1] ** -0.5)
+        out = scores.softmax(-1) @ values
+    else:
+        dropout = attn.dropout if attn.training else 0.0
+        out = F.scaled_dot_product_attention(
+            queries, keys, values, attn_mask=mask, dropout_p=dropout
+        )
+    return attn.out_proj(out.transpose(1, 2).reshape(x.shape))
 
 
 class TwoStreamDecoderLayer(nn.Module):
@@ -83,9 +92,11 @@ class TwoStreamDecoderLayer(nn.Module):
         context_kv: tuple[torch.Tensor, torch.Tensor],
         memory_kv: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
+        transposed_keys: bool = False,
     ) -> torch.Tensor:
-        x = x + self.dropout1(attend(self.self_attn, x_norm, *context_kv, mask))
-        x = x + self.dropout2(attend(self.cross_attn, self.norm1(x), *memory_kv))
+        t = transposed_keys
+        x = x + self.dropout1(attend(self.self_attn, x_norm, *context_kv, mask, t))
+        x = x + self.dropout2(attend(self.cross_attn, self.norm1(x), *memory_kv, None, t))
         hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
         return x + self.dropout3(self.linear2(hidden))
 
@@ -124,17 +135,18 @@ class TwoStreamDecoderLayer(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One autoregressive step: ``query`` is one position query ``(B, 1, D)``,
         ``content`` the newest context token ``(B, 1, D)``; ``context_kv`` holds the keys and
-        values of the earlier context tokens. Returns the new query, the new content token
-        and the key/value cache extended by it. Equal to ``forward`` with a causal mask."""
+        values of the earlier context tokens (keys transposed, see ``key_value``), and
+        ``memory_kv`` the memory's. Returns the new query, the new content token and the
+        context cache extended by it. Equal to ``forward`` with a causal mask."""
         content_norm = self.norm_c(content)
-        new_keys, new_values = key_value(self.self_attn, content_norm)
+        new_keys, new_values = key_value(self.self_attn, content_norm, transposed_keys=True)
         context_kv = (
-            torch.cat([context_kv[0], new_keys], dim=2),
-            torch.cat([context_kv[1], new_values], dim=2),
+            torch.cat([context_kv[0], new_keys], dim=-1),
+            torch.cat([context_kv[1], new_values], dim=-2),
         )
-        query = self._stream(query, self.norm_q(query), context_kv, memory_kv, None)
+        query = self._stream(query, self.norm_q(query), context_kv, memory_kv, None, True)
         if update_content:
-            content = self._stream(content, content_norm, context_kv, memory_kv, None)
+            content = self._stream(content, content_norm, context_kv, memory_kv, None, True)
         return query, content, context_kv
 
 
@@ -229,33 +241,35 @@ class CharDecoder(nn.Module):
     # Autoregressive decoding asks for one position at a time. ``memory_kv`` projects the
     # memory once; ``step`` embeds only the newest context token and extends a key/value
     # cache, so each step costs one token's work instead of the whole context's and the
-    # memory's. Caches are stacked over layers, ``(layers, B, heads, N, D / heads)``, so
-    # that a step is a function of plain tensors (and exports as one ONNX graph).
+    # memory's. A cache is a tuple with one tensor per layer (keys transposed), so that a
+    # step is a function of plain tensors and exports as one ONNX graph.
 
-    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of ``memory`` for every layer's cross-attention."""
-        pairs = [key_value(layer.cross_attn, memory) for layer in self.layers]
-        return torch.stack([k for k, _ in pairs]), torch.stack([v for _, v in pairs])
+    def memory_kv(self, memory: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """(keys per layer, values per layer) of ``memory`` for the cross-attentions."""
+        pairs = [key_value(layer.cross_attn, memory, True) for layer in self.layers]
+        return tuple(k for k, _ in pairs), tuple(v for _, v in pairs)
 
-    def empty_context_kv(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The key/value cache before the first step (no context token yet)."""
+    def empty_context_kv(self, batch: int) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """The context cache before the first step (no context token yet)."""
         attn = self.layers[0].self_attn
-        shape = (len(self.layers), batch, attn.num_heads, 0, attn.embed_dim // attn.num_heads)
-        empty = like.new_zeros(shape)
-        return empty, empty.clone()
+        head_width = attn.embed_dim // attn.num_heads
+        like = self.pos_queries
+        keys = tuple(like.new_zeros(batch, attn.num_heads, head_width, 0) for _ in self.layers)
+        values = tuple(like.new_zeros(batch, attn.num_heads, 0, head_width) for _ in self.layers)
+        return keys, values
 
     def step(
         self,
         token: torch.Tensor,
         index: torch.Tensor | int,
-        context_keys: torch.Tensor,
-        context_values: torch.Tensor,
-        memory_keys: torch.Tensor,
-        memory_values: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        context_keys: Sequence[torch.Tensor],
+        context_values: Sequence[torch.Tensor],
+        memory_keys: Sequence[torch.Tensor],
+        memory_values: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """Logits ``(B, num_classes)`` of position ``index``, given context token ``index``
         (``token``: ``[B]`` at index 0, else the character predicted at ``index - 1``).
-        Returns the logits and the key/value cache extended by that token."""
+        Returns the logits and the context cache extended by that token."""
         positions = self.pos_queries[0]
         # Context token k > 0 carries position query k - 1; [B] (k = 0) carries none.
         context_positions = torch.cat([torch.zeros_like(positions[:1]), positions[:-1]])
@@ -273,4 +287,4 @@ class CharDecoder(nn.Module):
             keys.append(layer_keys)
             values.append(layer_values)
         logits = self.head(self.norm(query))[:, 0]
-        return logits, torch.stack(keys), torch.stack(values)
+        return logits, tuple(keys), tuple(values)

@@ -72,12 +72,13 @@ def test_incremental_steps_equal_the_full_causal_pass_for_a_deep_decoder():
         mask = causal_mask(8)
         full = decoder(context, memory, slice(0, 8), mask, mask)
         memory_kv = decoder.memory_kv(memory)
-        keys, values = decoder.empty_context_kv(5, memory)
+        keys, values = decoder.empty_context_kv(5)
         steps = []
         for index in range(8):
             logits, keys, values = decoder.step(context[:, index], index, keys, values, *memory_kv)
             steps.append(logits)
-    assert keys.shape == (3, 5, 4, 8, 16)
+    assert len(keys) == len(values) == 3
+    assert keys[0].shape == (5, 4, 16, 8) and values[0].shape == (5, 4, 8, 16)
     assert (torch.stack(steps, 1) - full).abs().max().item() < 1e-5
 
 
