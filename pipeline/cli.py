@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recognizer.checkpoint import CheckpointError
-from recognizer.hub import KNOWN_NAMES, WeightsUnavailableError
+from recognizer.hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError
+from recognizer.onnx_backend import OnnxExportError
 
 from .detection import DETECTORS
 from .images import IMAGE_EXTENSIONS, find_images, load_image
@@ -56,6 +57,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--recognizer",
         default="default",
         help=f"recognizer name ({', '.join(KNOWN_NAMES)}) or checkpoint path "
+        "(default: %(default)s)",
+    )
+    models.add_argument(
+        "--recognizer-backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use "
         "(default: %(default)s)",
     )
     models.add_argument(
@@ -143,6 +151,7 @@ def _pipeline(args):
         detector_weights=args.detector_weights,
         trust_checkpoint=args.trust_checkpoint,
         min_confidence=args.min_confidence,
+        recognizer_backend=args.recognizer_backend,
     )
 
 
@@ -290,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             jobs = plan_jobs(args.inputs, args.out)
             return run_photos(args, _pipeline(args), jobs)
         return run_eval(args, _pipeline(args))
-    except (WeightsUnavailableError, CheckpointError) as error:
+    except (WeightsUnavailableError, CheckpointError, OnnxExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValueError as error:  # ImageError and bad arguments

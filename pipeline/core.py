@@ -8,8 +8,10 @@ of all images in batches (``recognizer``) -> group words into lines in reading o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -33,6 +35,35 @@ class _Page:
     detections: list[Detection]
 
 
+@dataclass
+class _Chunk:
+    """Inputs detected together; ``pages[k]`` is the loaded input ``page_index[k]``."""
+
+    items: list
+    pages: list[_Page] = field(default_factory=list)
+    page_index: list[int] = field(default_factory=list)
+    errors: dict[int, ImageError] = field(default_factory=dict)
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+_DONE = object()
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def line_polygon(polygons: Sequence[np.ndarray]) -> np.ndarray:
     """The smallest rotated rectangle around all words of a line, clockwise from top-left."""
     points = np.concatenate([np.asarray(p, dtype=np.float32).reshape(-1, 2) for p in polygons])
@@ -50,6 +81,7 @@ class OCRPipeline:
     ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``), an MMOCR config path, or an
     object with ``detect(list of RGB arrays) -> list of Detection lists``. ``recognizer``: a
     name (``default``, ``clip4str-base`` ...), a checkpoint path, or a loaded ``CLIP4STR``.
+    ``recognizer_backend``: ``torch`` (exact) or ``onnx`` (ONNX Runtime, CPU).
     Words read with a confidence below ``min_confidence`` are left out of the result.
     """
 
@@ -63,6 +95,7 @@ class OCRPipeline:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         trust_checkpoint: bool = False,
         min_confidence: float = 0.0,
+        recognizer_backend: str = "torch",
     ):
         if isinstance(detector, (str, Path)):
             self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
@@ -70,7 +103,10 @@ class OCRPipeline:
             self.detector = detector  # anything with detect(images) -> detections per image
         if isinstance(recognizer, (str, Path)):
             self.recognizer = load_recognizer(
-                recognizer, device=device, trust_checkpoint=trust_checkpoint
+                recognizer,
+                device=device,
+                trust_checkpoint=trust_checkpoint,
+                backend=recognizer_backend,
             )
         else:
             self.recognizer = recognizer  # a loaded CLIP4STR, or anything with read()
@@ -96,31 +132,81 @@ class OCRPipeline:
             results.append(outcome)
         return results
 
-    def ocr_many(self, images: Iterable, images_per_batch: int = 4):
-        """Yield ``(input, OCRResult | ImageError)`` for each input, batching across images."""
-        pending: list = []
-        for item in images:
-            pending.append(item)
-            if len(pending) == images_per_batch:
-                yield from self._ocr_tolerant(pending)
-                pending = []
-        if pending:
-            yield from self._ocr_tolerant(pending)
+    def ocr_many(self, images: Iterable, images_per_batch: int = 4, overlap: bool = True):
+        """Yield ``(input, OCRResult | ImageError)`` for each input, in input order.
+
+        Images go through in chunks of ``images_per_batch`` (crops of a chunk share
+        recognizer batches). With ``overlap`` a background thread loads and detects the next
+        chunk while this one is recognised; at most two chunks are held at a time, so memory
+        stays flat however many inputs there are.
+        """
+        chunks = _chunks(images, images_per_batch)
+        if not overlap:
+            for items in chunks:
+                yield from self._recognise_chunk(self._detect_chunk(items))
+            return
+        detected: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def offer(item) -> bool:
+            """Queue ``item`` unless the consumer has gone away."""
+            while not stop.is_set():
+                try:
+                    detected.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce():
+            try:
+                for items in chunks:
+                    if not offer(self._detect_chunk(items)):
+                        return
+                offer(_DONE)
+            except BaseException as error:  # handed to the consumer, raised there
+                offer(_Failure(error))
+
+        worker = threading.Thread(target=produce, name="ocr-detect", daemon=True)
+        worker.start()
+        try:
+            while True:
+                chunk = detected.get()
+                if chunk is _DONE:
+                    break
+                if isinstance(chunk, _Failure):
+                    raise chunk.error
+                yield from self._recognise_chunk(chunk)
+        finally:
+            stop.set()
+            worker.join()
 
     def _ocr_tolerant(self, items: list):
-        loaded, results = [], {}
+        return self._recognise_chunk(self._detect_chunk(items))
+
+    def _detect_chunk(self, items: list) -> _Chunk:
+        """Load every input of the chunk (bad ones become ``ImageError``) and detect."""
+        chunk = _Chunk(items)
         for i, item in enumerate(items):
             try:
-                loaded.append((i, load_image(item, self.max_pixels)))
+                image = load_image(item, self.max_pixels)
             except ImageError as error:
-                results[i] = error
-        if loaded:
-            pages = [_Page(image, _path_of(items[i]), []) for i, image in loaded]
-            for page, detections in zip(pages, self.detector.detect([p.image for p in pages])):
+                chunk.errors[i] = error
+                continue
+            chunk.pages.append(_Page(image, _path_of(item), []))
+            chunk.page_index.append(i)
+        if chunk.pages:
+            found = self.detector.detect([p.image for p in chunk.pages])
+            for page, detections in zip(chunk.pages, found):
                 page.detections = detections
-            for (i, _), result in zip(loaded, self._read_pages(pages)):
+        return chunk
+
+    def _recognise_chunk(self, chunk: _Chunk):
+        results: dict[int, OCRResult | ImageError] = dict(chunk.errors)
+        if chunk.pages:
+            for i, result in zip(chunk.page_index, self._read_pages(chunk.pages)):
                 results[i] = result
-        for i, item in enumerate(items):
+        for i, item in enumerate(chunk.items):
             yield item, results[i]
 
     # ------------------------------------------------------------------ stages

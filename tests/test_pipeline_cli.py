@@ -116,3 +116,26 @@ def test_atomic_writes_leave_files_with_a_new_files_mode(tmp_path):
     assert target.read_bytes() == b"{}"
     assert oct(os.stat(target).st_mode & 0o777) == oct(os.stat(reference).st_mode & 0o777)
     assert [p.name for p in target.parent.iterdir()] == ["photo.jpg.json"]  # no temp file left
+
+
+@pytest.mark.slow
+def test_onnx_recognizer_backend_reads_a_real_photo_like_pytorch(tmp_path):
+    import os
+
+    env = {**os.environ, "OCR_PIPELINE_HOME": str(tmp_path / "home")}
+    words = {}
+    for backend in ("torch", "onnx"):
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "run", str(SCENES / "img_26.jpg")]
+            + ["--format", "json", "--recognizer-backend", backend],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        words[backend] = [w["text"] for w in json.loads(result.stdout)["words"]]
+    assert len(words["torch"]) >= 5
+    assert words["onnx"] == words["torch"]
+    assert list((tmp_path / "home" / "models" / "onnx").glob("*/onnx.json"))

@@ -126,3 +126,50 @@ def test_words_below_the_confidence_threshold_are_left_out():
 
     assert run(0.0) == [0.1, 0.9]
     assert run(0.5) == [0.9]
+
+
+def _images_and_detector(count: int):
+    images = [np.full((50, 100 + i, 3), 10 * i, np.uint8) for i in range(count)]
+    detector = ListDetector({100 + i: [Detection(box(5, 5, 60, 30), 0.9)] for i in range(count)})
+    return images, detector
+
+
+def test_overlapped_and_sequential_runs_give_the_same_results_in_input_order():
+    images, detector = _images_and_detector(7)
+    inputs = images[:3] + ["/no/such/photo.jpg"] + images[3:]
+    pipeline = OCRPipeline(detector, BrightnessReader())
+    outcomes = {}
+    for overlap in (True, False):
+        pairs = list(pipeline.ocr_many(inputs, images_per_batch=2, overlap=overlap))
+        assert [item is original for (item, _), original in zip(pairs, inputs)] == [True] * 8
+        outcomes[overlap] = [
+            type(o).__name__ if isinstance(o, ImageError) else o.text for _, o in pairs
+        ]
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True][3] == "ImageError"
+    assert outcomes[True][0] == "word0" and outcomes[True][7] == "word60"
+
+
+class FailingDetector:
+    def detect(self, images):
+        raise RuntimeError("detector exploded")
+
+
+def test_an_unexpected_detector_error_reaches_the_caller_of_an_overlapped_run():
+    images, _ = _images_and_detector(3)
+    pipeline = OCRPipeline(FailingDetector(), BrightnessReader())
+    with pytest.raises(RuntimeError, match="detector exploded"):
+        list(pipeline.ocr_many(images, images_per_batch=1))
+
+
+def test_leaving_an_overlapped_run_early_stops_its_detection_thread():
+    import threading
+
+    images, detector = _images_and_detector(20)
+    pipeline = OCRPipeline(detector, BrightnessReader())
+    run = pipeline.ocr_many(iter(images), images_per_batch=1)
+    next(run)
+    run.close()
+    assert not any(t.name == "ocr-detect" for t in threading.enumerate())
+    # The detector ran ahead by at most two chunks: memory is bounded.
+    assert len(detector.calls) <= 3
