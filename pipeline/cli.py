@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recognizer.checkpoint import CheckpointError
+from recognizer.decoding import PRECISIONS
 from recognizer.hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError
 from recognizer.onnx_backend import OnnxExportError
 
@@ -65,6 +66,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         default="torch",
         help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use "
         "(default: %(default)s)",
+    )
+    models.add_argument(
+        "--recognizer-precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32: exact; bf16: bfloat16 autocast (GPUs, CPUs with AMX/AVX-512 BF16)",
     )
     models.add_argument(
         "--batch-size",
@@ -152,6 +159,7 @@ def _pipeline(args):
         trust_checkpoint=args.trust_checkpoint,
         min_confidence=args.min_confidence,
         recognizer_backend=args.recognizer_backend,
+        recognizer_precision=args.recognizer_precision,
     )
 
 

@@ -81,7 +81,8 @@ class OCRPipeline:
     ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``), an MMOCR config path, or an
     object with ``detect(list of RGB arrays) -> list of Detection lists``. ``recognizer``: a
     name (``default``, ``clip4str-base`` ...), a checkpoint path, or a loaded ``CLIP4STR``.
-    ``recognizer_backend``: ``torch`` (exact) or ``onnx`` (ONNX Runtime, CPU).
+    ``recognizer_backend``: ``torch`` (exact) or ``onnx`` (ONNX Runtime, CPU);
+    ``recognizer_precision``: ``fp32`` (exact) or ``bf16`` (autocast, torch backend).
     Words read with a confidence below ``min_confidence`` are left out of the result.
     """
 
@@ -96,6 +97,7 @@ class OCRPipeline:
         trust_checkpoint: bool = False,
         min_confidence: float = 0.0,
         recognizer_backend: str = "torch",
+        recognizer_precision: str = "fp32",
     ):
         if isinstance(detector, (str, Path)):
             self.detector = MMOCRDetector(detector, weights=detector_weights, device=device)
@@ -107,6 +109,7 @@ class OCRPipeline:
                 device=device,
                 trust_checkpoint=trust_checkpoint,
                 backend=recognizer_backend,
+                precision=recognizer_precision,
             )
         else:
             self.recognizer = recognizer  # a loaded CLIP4STR, or anything with read()

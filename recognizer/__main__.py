@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
+from .decoding import PRECISIONS
 from .hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError, load
 from .images import ImageError, as_rgb_image
 from .metrics import WordAccuracy, word_accuracy
@@ -28,6 +29,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         default="torch",
         help="torch: the exact PyTorch path; onnx: ONNX Runtime on the CPU, exported on first "
         "use into the models folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32: exact; bf16: bfloat16 autocast, for GPUs and CPUs with AMX/AVX-512 BF16 "
+        "(default: %(default)s)",
     )
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
     parser.add_argument(
@@ -117,6 +125,7 @@ def _load(args: argparse.Namespace):
         device=args.device,
         trust_checkpoint=args.trust_checkpoint,
         backend=args.backend,
+        precision=args.precision,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .decoding import PRECISIONS
 from .model import CLIP4STR
 
 HF_REPO = "mzhaoshuai/CLIP4STR"
@@ -102,23 +103,31 @@ def load(
     device: str | torch.device = "cpu",
     trust_checkpoint: bool = False,
     backend: str = "torch",
+    precision: str = "fp32",
 ):
     """A ready-to-use recognizer from a known name (see ``KNOWN_NAMES``) or a checkpoint path.
 
     ``backend="torch"`` returns a ``CLIP4STR`` module; ``backend="onnx"`` an ``OnnxRecognizer``
     running the model with ONNX Runtime (exported once into the models folder, or a folder
     written by ``python -m recognizer export-onnx``). Both have ``read(crops)``.
+    ``precision="bf16"`` makes the torch module read under bfloat16 autocast.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if backend == "onnx":
         from .onnx_backend import is_onnx_export, load_onnx
 
-        if str(device) != "cpu":
-            raise ValueError("the onnx backend runs on the CPU; use backend='torch' for GPUs")
+        if str(device) != "cpu" or precision != "fp32":
+            raise ValueError(
+                "the onnx backend runs in fp32 on the CPU; use backend='torch' for GPUs and bf16"
+            )
         path = Path(name_or_path)
         if not is_onnx_export(path):
             path = resolve_weights(name_or_path)
         return load_onnx(path, trust_checkpoint=trust_checkpoint)
     path = resolve_weights(name_or_path)
-    return CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)
+    model = CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)
+    model.precision = precision
+    return model

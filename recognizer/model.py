@@ -86,6 +86,8 @@ class CLIP4STR(nn.Module):
         self.visual_decoder = self._build_decoder()
         self.cross_decoder = self._build_decoder()
         self._bpe: SimpleTokenizer | None = None
+        # What ``read`` runs in unless told otherwise: "fp32" (exact) or "bf16" (autocast).
+        self.precision = "fp32"
 
     def _build_decoder(self) -> CharDecoder:
         cfg = self.config
@@ -208,11 +210,22 @@ class CLIP4STR(nn.Module):
         refine_iters: int | None = None,
         decode: DecodeMode | None = None,
         batch_size: int = 64,
+        precision: str | None = None,
     ) -> list[Reading]:
-        """Read word crops: one forward pass per batch of ``batch_size`` crops."""
+        """Read word crops: one forward pass per batch of ``batch_size`` crops.
+
+        ``precision``: "fp32" (exact) or "bf16" (autocast); default: ``self.precision``."""
         was_training = self.training
         self.eval()
         try:
-            return read_in_batches(self, self.tokenizer, images, refine_iters, decode, batch_size)
+            return read_in_batches(
+                self,
+                self.tokenizer,
+                images,
+                refine_iters,
+                decode,
+                batch_size,
+                precision or self.precision,
+            )
         finally:
             self.train(was_training)

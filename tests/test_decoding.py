@@ -113,3 +113,28 @@ def test_cross_branch_early_exit_saves_steps_without_changing_the_output(referen
     assert model.tokenizer.decode_texts(outputs[True]) == model.tokenizer.decode_texts(
         outputs[False]
     )
+
+
+def test_bf16_autocast_reads_real_crops_like_fp32():
+    from conftest import SHARED
+
+    import recognizer
+
+    data = SHARED / "data" / "iiit5k_test"
+    rows = (data / "labels.tsv").read_text().splitlines()[:16]
+    crops = [data / row.split("\t")[0] for row in rows]
+    model = recognizer.load("default", precision="bf16")
+    fast = model.read(crops)
+    exact = model.read(crops, precision="fp32")
+    same = sum(a.text == b.text for a, b in zip(fast, exact))
+    assert same >= 14, [(a.text, b.text) for a, b in zip(fast, exact)]
+    assert all(0.0 <= r.confidence <= 1.0 for r in fast)
+
+
+def test_unknown_precision_is_rejected(model, reference_crops):
+    import recognizer
+
+    with pytest.raises(ValueError, match="precision"):
+        model.read(reference_crops[:1], precision="int4")
+    with pytest.raises(ValueError, match="fp32 on the CPU"):
+        recognizer.load("default", backend="onnx", precision="bf16")
