@@ -205,26 +205,30 @@ def read_scenes(scenes_file: Path, limit: int | None = None) -> list[dict]:
 
 
 def evaluate_scenes(
-    pipeline, scenes_file: Path, limit: int | None = None, images_per_batch: int = 4
+    pipeline,
+    scenes_file: Path,
+    limit: int | None = None,
+    images_per_batch: int = 4,
+    overlap: bool = True,
 ) -> SceneReport:
     """Run ``pipeline`` (an ``OCRPipeline``) on every photo and score words and texts."""
     scenes = read_scenes(scenes_file, limit)
     by_file = {scene["file"]: scene for scene in scenes}
     report = SceneReport()
-    for path, result in pipeline.ocr_many(list(by_file), images_per_batch=images_per_batch):
+    outcomes = pipeline.ocr_many(list(by_file), images_per_batch=images_per_batch, overlap=overlap)
+    for path, result in outcomes:
         if isinstance(result, Exception):
             raise result
-        scene = by_file[path]
-        truth = [i["polygon"] for i in scene["instances"]]
-        ignore = [i["ignore"] for i in scene["instances"]]
         polygons = [np.asarray(w.polygon) for w in result.words]
-        report.detection += match_detections(polygons, truth, ignore).score
-        report.end_to_end += end_to_end_match(
-            polygons,
-            [w.text for w in result.words],
-            truth,
-            [i["text"] for i in scene["instances"]],
-            ignore,
-        )
-        report.images += 1
+        score_scene(report, by_file[path], polygons, [w.text for w in result.words])
     return report
+
+
+def score_scene(report: SceneReport, scene: dict, polygons: list, texts: list[str]) -> None:
+    """Add one photo's words (polygons and texts, from any engine) to ``report``."""
+    truth = [i["polygon"] for i in scene["instances"]]
+    ignore = [i["ignore"] for i in scene["instances"]]
+    labels = [i["text"] for i in scene["instances"]]
+    report.detection += match_detections(polygons, truth, ignore).score
+    report.end_to_end += end_to_end_match(polygons, texts, truth, labels, ignore)
+    report.images += 1

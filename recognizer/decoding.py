@@ -88,12 +88,18 @@ class DecodingBackend(Protocol):
         self,
         branch: Branch,
         context: torch.Tensor,
-        memory: torch.Tensor,
+        memory_kv: tuple,
         query_mask: torch.Tensor,
         content_mask: torch.Tensor,
         padding_mask: torch.Tensor,
     ) -> torch.Tensor:
         """Logits ``(B, T, C)`` of every position over the whole ``context`` (additive masks)."""
+
+    def join_kv(self, first: tuple, second: tuple) -> tuple:
+        """The memory cache of two token sequences -> that of the two concatenated."""
+
+    def batch_of(self, memory_kv: tuple) -> tuple[int, torch.device]:
+        """Batch size and device of a memory cache."""
 
 
 def causal_mask(size: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -123,6 +129,11 @@ class DualDecoder:
     ``cross_early_exit`` stops the cross branch's autoregressive pass once every item has
     produced ``[E]`` (only when a refinement follows: refinement masks everything after the
     first ``[E]``, so the texts and logits are the same and the remaining steps are saved).
+
+    Work that does not change is done once per batch: the image tokens' keys and values for
+    each decoder's cross-attention (the cross memory is image tokens + text tokens, and a
+    key/value projection is per token, so only the 16 text tokens are projected when the
+    text changes), and the CLIP text encoding of each distinct string.
     """
 
     def __init__(
@@ -144,37 +155,37 @@ class DualDecoder:
         if decode not in ("ar", "nar"):
             raise ValueError(f"decode must be 'ar' or 'nar', not {decode!r}")
         image_memory = self.backend.encode_image(images)
+        visual_kv = self.backend.memory_kv("visual", image_memory)
+        cross_image_kv = self.backend.memory_kv("cross", image_memory)
+        texts = TextMemory(self, image_memory)
         if decode == "ar":
-            visual = self.autoregressive("visual", image_memory, self.num_steps, True)
-            memory = self.cross_memory(image_memory, visual)
+            visual = self.autoregressive("visual", visual_kv, self.num_steps, True)
+            cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
             early = self.cross_early_exit and refine_iters > 0
-            cross = self.autoregressive("cross", memory, visual.shape[1], early)
+            cross = self.autoregressive("cross", cross_kv, visual.shape[1], early)
         else:
-            visual = self.parallel("visual", image_memory)
-            memory = self.cross_memory(image_memory, visual)
-            cross = self.parallel("cross", memory)
+            visual = self.parallel("visual", visual_kv)
+            cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
+            cross = self.parallel("cross", cross_kv)
         for _ in range(refine_iters):
-            visual = self.refine("visual", image_memory, visual)
-            memory = self.cross_memory(image_memory, visual)
-            cross = self.refine("cross", memory, cross)
+            visual = self.refine("visual", visual_kv, visual)
+            cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
+            cross = self.refine("cross", cross_kv, cross)
         return cross
 
     def cross_memory(self, image_memory: torch.Tensor, visual_logits: torch.Tensor):
         """Image tokens followed by CLIP's text tokens of the visual branch's prediction."""
-        texts = [clip_text_of(t) for t in self.tokenizer.decode_texts(visual_logits)]
-        tokens = self.clip_tokenize(texts).to(image_memory.device)
-        text_memory = self.backend.encode_text(tokens).to(image_memory.dtype)
+        text_memory = TextMemory(self, image_memory).tokens(visual_logits)
         return torch.cat([image_memory, text_memory], dim=1)
 
     def autoregressive(
-        self, branch: Branch, memory: torch.Tensor, num_steps: int, stop_early: bool
+        self, branch: Branch, memory_kv, num_steps: int, stop_early: bool
     ) -> torch.Tensor:
         """Greedy decoding, one position per step, each seeing its own earlier predictions."""
-        batch = memory.shape[0]
-        memory_kv = self.backend.memory_kv(branch, memory)
+        batch, device = self.backend.batch_of(memory_kv)
         context_kv = self.backend.empty_context_kv(branch, batch)
-        token = torch.full((batch,), self.tokenizer.bos, dtype=torch.long, device=memory.device)
-        ended = torch.zeros(batch, dtype=torch.bool, device=memory.device)
+        token = torch.full((batch,), self.tokenizer.bos, dtype=torch.long, device=device)
+        ended = torch.zeros(batch, dtype=torch.bool, device=device)
         steps = []
         for index in range(num_steps):
             logits, context_kv = self.backend.step(branch, token, index, context_kv, memory_kv)
@@ -185,32 +196,73 @@ class DualDecoder:
                 break
         return torch.stack(steps, dim=1)
 
-    def parallel(self, branch: Branch, memory: torch.Tensor) -> torch.Tensor:
+    def parallel(self, branch: Branch, memory_kv) -> torch.Tensor:
         """All positions at once from ``[B]`` alone."""
-        batch, device = memory.shape[0], memory.device
+        batch, device = self.backend.batch_of(memory_kv)
         context = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=device)
         zeros = torch.zeros
         return self.backend.full(
             branch,
             context,
-            memory,
+            memory_kv,
             zeros((self.num_steps, 1), device=device),
             zeros((1, 1), device=device),
             zeros((batch, 1), device=device),
         )
 
-    def refine(self, branch: Branch, memory: torch.Tensor, previous: torch.Tensor):
+    def refine(self, branch: Branch, memory_kv, previous: torch.Tensor):
         """Predict every position again, each seeing all previous predictions but its own."""
-        batch = memory.shape[0]
-        bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=memory.device)
+        batch, device = self.backend.batch_of(memory_kv)
+        bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=device)
         context = torch.cat([bos, previous[:, :-1].argmax(-1)], dim=1)
         n = context.shape[1]
-        mask = cloze_mask(self.num_steps, memory.device)
+        mask = cloze_mask(self.num_steps, device)
         padding = padding_after_end(context, self.tokenizer.EOS)
-        return self.backend.full(branch, context, memory, mask[:, :n], mask[:n, :n], padding)
+        return self.backend.full(branch, context, memory_kv, mask[:, :n], mask[:n, :n], padding)
 
 
-class TorchBackend:
+class TextMemory:
+    """CLIP text tokens of predicted strings, each distinct string encoded once per batch."""
+
+    def __init__(self, decoder: DualDecoder, image_memory: torch.Tensor):
+        self.decoder = decoder
+        self.dtype, self.device = image_memory.dtype, image_memory.device
+        self.encoded: dict[str, torch.Tensor] = {}
+
+    def tokens(self, visual_logits: torch.Tensor) -> torch.Tensor:
+        """``(B, context length, D)`` text tokens of the visual branch's prediction."""
+        tokenizer = self.decoder.tokenizer
+        texts = [clip_text_of(t) for t in tokenizer.decode_texts(visual_logits)]
+        new = sorted(set(texts) - self.encoded.keys())
+        if new:
+            tokens = self.decoder.clip_tokenize(new).to(self.device)
+            encoded = self.decoder.backend.encode_text(tokens).to(self.dtype)
+            self.encoded.update(zip(new, encoded))
+        return torch.stack([self.encoded[t] for t in texts])
+
+    def memory_kv(self, visual_logits: torch.Tensor):
+        """The cross decoder's keys and values of those text tokens."""
+        return self.decoder.backend.memory_kv("cross", self.tokens(visual_logits))
+
+
+class CachedKeyValues:
+    """Key/value caches as the backends keep them: a tuple of per-layer keys ``(B, heads,
+    D / heads, N)`` and one of per-layer values ``(B, heads, N, D / heads)``."""
+
+    @staticmethod
+    def join_kv(first, second):
+        """The caches of two token sequences -> the cache of the two concatenated."""
+        keys = tuple(torch.cat([a, b], dim=-1) for a, b in zip(first[0], second[0]))
+        values = tuple(torch.cat([a, b], dim=-2) for a, b in zip(first[1], second[1]))
+        return keys, values
+
+    @staticmethod
+    def batch_of(memory_kv) -> tuple[int, torch.device]:
+        keys = memory_kv[0][0]
+        return keys.shape[0], keys.device
+
+
+class TorchBackend(CachedKeyValues):
     """Runs the pieces of a ``CLIP4STR`` module (any device, any dtype)."""
 
     def __init__(self, model):
@@ -233,7 +285,9 @@ class TorchBackend:
         logits, keys, values = self.decoders[branch].step(token, index, *context_kv, *memory_kv)
         return logits, (keys, values)
 
-    def full(self, branch, context, memory, query_mask, content_mask, padding_mask):
+    def full(self, branch, context, memory_kv, query_mask, content_mask, padding_mask):
         decoder = self.decoders[branch]
         positions = slice(0, decoder.pos_queries.shape[1])
-        return decoder(context, memory, positions, query_mask, content_mask, padding_mask)
+        return decoder(
+            context, None, positions, query_mask, content_mask, padding_mask, memory_kv=memory_kv
+        )

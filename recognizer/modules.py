@@ -21,17 +21,15 @@ def split_heads(x: torch.Tensor, attn: nn.MultiheadAttention) -> torch.Tensor:
     return x.reshape(batch, length, attn.num_heads, width // attn.num_heads).transpose(1, 2)
 
 
-def key_value(
-    attn: nn.MultiheadAttention, x: torch.Tensor, transposed_keys: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keys and values of ``x`` for ``attn``, split into heads: ``(B, heads, N, D / heads)``;
-    with ``transposed_keys`` the keys come as ``(B, heads, D / heads, N)``, the layout a
-    cache keeps so that no step has to transpose them again."""
+def key_value(attn: nn.MultiheadAttention, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keys and values of ``x`` for ``attn``, split into heads: keys ``(B, heads, D / heads,
+    N)`` (transposed: the layout the score product reads, so a cache of them is never
+    transposed again), values ``(B, heads, N, D / heads)``."""
     width = attn.embed_dim
     weight, bias = attn.in_proj_weight, attn.in_proj_bias
     keys = split_heads(F.linear(x, weight[width : 2 * width], bias[width : 2 * width]), attn)
     values = split_heads(F.linear(x, weight[2 * width :], bias[2 * width :]), attn)
-    return (keys.transpose(-1, -2) if transposed_keys else keys), values
+    return keys.transpose(-1, -2), values
 
 
 def attend(
@@ -40,22 +38,18 @@ def attend(
     keys: torch.Tensor,
     values: torch.Tensor,
     mask: torch.Tensor | None = None,
-    transposed_keys: bool = False,
 ) -> torch.Tensor:
-    """Multi-head attention of ``x`` over precomputed keys and values, with the weights of
-    ``attn``: the same function as ``attn(x, k, v)`` but with the key/value projections
-    done once by the caller. ``mask`` is additive, broadcastable to ``(B, heads, Nq, Nk)``."""
+    """Multi-head attention of ``x`` over keys and values from ``key_value``, with the
+    weights of ``attn``: the function ``attn(x, k, v)`` computes, with the key/value
+    projections done once by the caller. ``mask`` is additive, broadcastable to
+    ``(B, heads, Nq, Nk)``."""
     width = attn.embed_dim
     queries = split_heads(F.linear(x, attn.in_proj_weight[:width], attn.in_proj_bias[:width]), attn)
-    if transposed_keys:  # decoding steps: no mask, no dropout
-        scores = (queries @ keys) * (queries.shape[-1] ** -0.5)
-        out = scores.softmax(-1) @ values
-    else:
-        dropout = attn.dropout if attn.training else 0.0
-        out = F.scaled_dot_product_attention(
-            queries, keys, values, attn_mask=mask, dropout_p=dropout
-        )
-    return attn.out_proj(out.transpose(1, 2).reshape(x.shape))
+    scores = (queries * queries.shape[-1] ** -0.5) @ keys
+    if mask is not None:
+        scores = scores + mask
+    weights = F.dropout(scores.softmax(-1), attn.dropout, attn.training)
+    return attn.out_proj((weights @ values).transpose(1, 2).reshape(x.shape))
 
 
 class TwoStreamDecoderLayer(nn.Module):
@@ -92,11 +86,9 @@ class TwoStreamDecoderLayer(nn.Module):
         context_kv: tuple[torch.Tensor, torch.Tensor],
         memory_kv: tuple[torch.Tensor, torch.Tensor],
         mask: torch.Tensor | None,
-        transposed_keys: bool = False,
     ) -> torch.Tensor:
-        t = transposed_keys
-        x = x + self.dropout1(attend(self.self_attn, x_norm, *context_kv, mask, t))
-        x = x + self.dropout2(attend(self.cross_attn, self.norm1(x), *memory_kv, None, t))
+        x = x + self.dropout1(attend(self.self_attn, x_norm, *context_kv, mask))
+        x = x + self.dropout2(attend(self.cross_attn, self.norm1(x), *memory_kv))
         hidden = self.dropout(F.gelu(self.linear1(self.norm2(x))))
         return x + self.dropout3(self.linear2(hidden))
 
@@ -109,12 +101,16 @@ class TwoStreamDecoderLayer(nn.Module):
         content_mask: torch.Tensor | None = None,
         padding_mask: torch.Tensor | None = None,
         update_content: bool = True,
+        memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Both streams over the whole context. Masks are additive: ``query_mask``
-        ``(Nq, Nc)``, ``content_mask`` ``(Nc, Nc)``, ``padding_mask`` ``(B, Nc)`` (keys)."""
+        ``(Nq, Nc)``, ``content_mask`` ``(Nc, Nc)``, ``padding_mask`` ``(B, Nc)`` (keys).
+        ``memory_kv``: the memory's keys and values when already projected (then ``memory``
+        is not used)."""
         content_norm = self.norm_c(content)
         context_kv = key_value(self.self_attn, content_norm)
-        memory_kv = key_value(self.cross_attn, memory)
+        if memory_kv is None:
+            memory_kv = key_value(self.cross_attn, memory)
         padding = None if padding_mask is None else padding_mask[:, None, None, :]
         query = self._stream(
             query, self.norm_q(query), context_kv, memory_kv, _add_masks(query_mask, padding)
@@ -139,14 +135,14 @@ class TwoStreamDecoderLayer(nn.Module):
         ``memory_kv`` the memory's. Returns the new query, the new content token and the
         context cache extended by it. Equal to ``forward`` with a causal mask."""
         content_norm = self.norm_c(content)
-        new_keys, new_values = key_value(self.self_attn, content_norm, transposed_keys=True)
+        new_keys, new_values = key_value(self.self_attn, content_norm)
         context_kv = (
             torch.cat([context_kv[0], new_keys], dim=-1),
             torch.cat([context_kv[1], new_values], dim=-2),
         )
-        query = self._stream(query, self.norm_q(query), context_kv, memory_kv, None, True)
+        query = self._stream(query, self.norm_q(query), context_kv, memory_kv, None)
         if update_content:
-            content = self._stream(content, content_norm, context_kv, memory_kv, None, True)
+            content = self._stream(content, content_norm, context_kv, memory_kv, None)
         return query, content, context_kv
 
 
@@ -220,8 +216,10 @@ class CharDecoder(nn.Module):
         query_mask: torch.Tensor | None = None,
         content_mask: torch.Tensor | None = None,
         padding_mask: torch.Tensor | None = None,
+        memory_kv: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]] | None = None,
     ) -> torch.Tensor:
-        """Logits ``(B, len(positions), num_classes)`` for the queried positions."""
+        """Logits ``(B, len(positions), num_classes)`` for the queried positions.
+        ``memory_kv`` (from ``memory_kv``) replaces ``memory`` when already projected."""
         content = self.embed_context(context)
         query = self.dropout(self.pos_queries[:, positions].expand(context.shape[0], -1, -1))
         for i, layer in enumerate(self.layers):
@@ -234,6 +232,7 @@ class CharDecoder(nn.Module):
                 content_mask,
                 padding_mask,
                 update_content=not last,
+                memory_kv=None if memory_kv is None else (memory_kv[0][i], memory_kv[1][i]),
             )
         return self.head(self.norm(query))
 
@@ -246,7 +245,7 @@ class CharDecoder(nn.Module):
 
     def memory_kv(self, memory: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], ...]:
         """(keys per layer, values per layer) of ``memory`` for the cross-attentions."""
-        pairs = [key_value(layer.cross_attn, memory, True) for layer in self.layers]
+        pairs = [key_value(layer.cross_attn, memory) for layer in self.layers]
         return tuple(k for k, _ in pairs), tuple(v for _, v in pairs)
 
     def empty_context_kv(self, batch: int) -> tuple[tuple[torch.Tensor, ...], ...]:

@@ -26,13 +26,13 @@ import torch
 from torch import nn
 
 from .clip_backbone import encode_text_tokens
-from .decoding import DualDecoder, Reading, read_in_batches
+from .decoding import CachedKeyValues, DualDecoder, Reading, read_in_batches
 from .images import ImageInput, preprocess_batch
 from .model import CLIP4STR, CLIP4STRConfig
 from .tokenizer import CharTokenizer
 
 MANIFEST = "onnx.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 OPSET = 17
 BRANCHES = ("visual", "cross")
 
@@ -94,13 +94,25 @@ def _cache_names(prefix: str, depth: int) -> list[str]:
 
 
 class _Full(nn.Module):
+    """The full pass over projected memory (per-layer keys and values as inputs)."""
+
     def __init__(self, decoder):
         super().__init__()
         self.decoder = decoder
+        self.depth = len(decoder.layers)
 
-    def forward(self, context, memory, query_mask, content_mask, padding_mask):
+    def forward(self, context, query_mask, content_mask, padding_mask, *memory):
         positions = slice(0, self.decoder.pos_queries.shape[1])
-        return self.decoder(context, memory, positions, query_mask, content_mask, padding_mask)
+        memory_kv = (memory[: self.depth], memory[self.depth :])
+        return self.decoder(
+            context, None, positions, query_mask, content_mask, padding_mask, memory_kv=memory_kv
+        )
+
+
+def _cache_names(prefix: str, depth: int) -> list[str]:
+    return [f"{prefix}_keys_{i}" for i in range(depth)] + [
+        f"{prefix}_values_{i}" for i in range(depth)
+    ]
 
 
 def _graphs(model: CLIP4STR, batch: int = 2):
@@ -180,20 +192,21 @@ def _graphs(model: CLIP4STR, batch: int = 2):
             _Full(decoder),
             (
                 context,
-                memory,
                 torch.zeros(num_steps, 3),
                 torch.zeros(3, 3),
                 torch.zeros(batch, 3),
+                *memory_keys,
+                *memory_values,
             ),
-            ["context", "memory", "query_mask", "content_mask", "padding_mask"],
+            ["context", "query_mask", "content_mask", "padding_mask", *memory_names],
             ["logits"],
             {
                 "context": {0: b, 1: n},
-                "memory": {0: b, 1: m},
                 "query_mask": {1: n},
                 "content_mask": {0: n, 1: n},
                 "padding_mask": {0: b, 1: n},
                 "logits": {0: b},
+                **memory_axes,
             },
         )
 
@@ -269,20 +282,23 @@ def default_threads() -> int:
     return torch.get_num_threads()
 
 
-class OnnxBackend:
+class OnnxBackend(CachedKeyValues):
     """``DecodingBackend`` over ONNX Runtime sessions; tensors cross as numpy arrays."""
 
     def __init__(self, directory: Path, threads: int | None = None, providers=None):
         import onnxruntime as ort
 
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("format_version", 0) > FORMAT_VERSION:
+        if manifest.get("format_version", 0) != FORMAT_VERSION:
             raise OnnxExportError(
-                f"{directory} was exported by a newer version; export it again with this one"
+                f"{directory} was exported by another version of this package (format "
+                f"{manifest.get('format_version')}, this one reads {FORMAT_VERSION}); export "
+                f"it again: python -m recognizer export-onnx --out {directory}"
             )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = providers or ["CPUExecutionProvider"]
         self.sessions = {}
@@ -330,14 +346,16 @@ class OnnxBackend:
         logits, *caches = self._run(f"{branch}_step", token=token, index=index, **feeds)
         return logits, (tuple(caches[:depth]), tuple(caches[depth:]))
 
-    def full(self, branch, context, memory, query_mask, content_mask, padding_mask):
+    def full(self, branch, context, memory_kv, query_mask, content_mask, padding_mask):
+        depth = len(memory_kv[0])
+        feeds = dict(zip(_cache_names("memory", depth), (*memory_kv[0], *memory_kv[1])))
         return self._run(
             f"{branch}_full",
             context=context,
-            memory=memory,
             query_mask=query_mask,
             content_mask=content_mask,
             padding_mask=padding_mask,
+            **feeds,
         )[0]
 
 
@@ -405,7 +423,7 @@ def load_onnx(
     """An ONNX Runtime recognizer for a checkpoint, exported once into the models folder."""
     if is_onnx_export(checkpoint):
         return OnnxRecognizer(checkpoint, threads)
-    target = onnx_cache_dir() / weights_fingerprint(checkpoint)
+    target = onnx_cache_dir() / f"{weights_fingerprint(checkpoint)}-v{FORMAT_VERSION}"
     if not is_onnx_export(target):
         model = CLIP4STR.from_checkpoint(checkpoint, trust_checkpoint=trust_checkpoint)
         partial = target.with_name(f"{target.name}.partial-{os.getpid()}")

@@ -149,3 +149,15 @@ def test_export_and_eval_from_the_command_line(tiny_checkpoint, reference, tmp_p
     result = run("eval", "--backend", "onnx", "--checkpoint", out, "--data", crops)
     assert result.returncode == 0, result.stderr
     assert "word accuracy (case-sensitive): 1.0000" in result.stdout
+
+
+def test_an_export_of_another_format_version_is_refused_with_the_fix(exported, tmp_path):
+    import json
+
+    model, _ = exported["random"]
+    folder = export_onnx(model, tmp_path / "export")
+    manifest = json.loads((folder / "onnx.json").read_text())
+    manifest["format_version"] = 1
+    (folder / "onnx.json").write_text(json.dumps(manifest))
+    with pytest.raises(OnnxExportError, match="export it again"):
+        OnnxRecognizer(folder)
