@@ -64,8 +64,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--recognizer-backend",
         choices=BACKENDS,
         default="torch",
-        help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use "
-        "(default: %(default)s)",
+        help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use; "
+        "onnx-int8: the same with an int8 image encoder (default: %(default)s)",
     )
     models.add_argument(
         "--recognizer-precision",

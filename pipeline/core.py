@@ -81,7 +81,8 @@ class OCRPipeline:
     ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``), an MMOCR config path, or an
     object with ``detect(list of RGB arrays) -> list of Detection lists``. ``recognizer``: a
     name (``default``, ``clip4str-base`` ...), a checkpoint path, or a loaded ``CLIP4STR``.
-    ``recognizer_backend``: ``torch`` (exact) or ``onnx`` (ONNX Runtime, CPU);
+    ``recognizer_backend``: ``torch`` (exact), ``onnx`` (ONNX Runtime, CPU) or
+    ``onnx-int8`` (ONNX Runtime with an int8 image encoder);
     ``recognizer_precision``: ``fp32`` (exact) or ``bf16`` (autocast, torch backend).
     Words read with a confidence below ``min_confidence`` are left out of the result.
     """

@@ -28,7 +28,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         default="torch",
         help="torch: the exact PyTorch path; onnx: ONNX Runtime on the CPU, exported on first "
-        "use into the models folder (default: %(default)s)",
+        "use into the models folder; onnx-int8: the same with an int8 image encoder "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--precision",
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", default="default", help="checkpoint or known name")
     export.add_argument("--out", type=Path, required=True, help="folder to write")
     export.add_argument("--trust-checkpoint", action="store_true")
+    export.add_argument(
+        "--int8", action="store_true", help="quantize the image encoder to int8 (faster)"
+    )
     return parser
 
 
@@ -133,7 +137,7 @@ def run_export(args: argparse.Namespace) -> int:
     from .onnx_backend import export_onnx
 
     model = load(args.checkpoint, trust_checkpoint=args.trust_checkpoint)
-    export_onnx(model, args.out)
+    export_onnx(model, args.out, int8=args.int8)
     print(f"wrote {args.out} (use it with --backend onnx --checkpoint {args.out})")
     return 0
 

@@ -95,7 +95,7 @@ def download_released(
         ) from None
 
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def load(
@@ -109,14 +109,16 @@ def load(
 
     ``backend="torch"`` returns a ``CLIP4STR`` module; ``backend="onnx"`` an ``OnnxRecognizer``
     running the model with ONNX Runtime (exported once into the models folder, or a folder
-    written by ``python -m recognizer export-onnx``). Both have ``read(crops)``.
+    written by ``python -m recognizer export-onnx``); ``backend="onnx-int8"`` the same with
+    the image encoder quantized to int8 (faster, see the README's performance section for
+    the accuracy change). All have ``read(crops)``.
     ``precision="bf16"`` makes the torch module read under bfloat16 autocast.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
-    if backend == "onnx":
+    if backend.startswith("onnx"):
         from .onnx_backend import is_onnx_export, load_onnx
 
         if str(device) != "cpu" or precision != "fp32":
@@ -126,7 +128,7 @@ def load(
         path = Path(name_or_path)
         if not is_onnx_export(path):
             path = resolve_weights(name_or_path)
-        return load_onnx(path, trust_checkpoint=trust_checkpoint)
+        return load_onnx(path, trust_checkpoint=trust_checkpoint, int8=backend == "onnx-int8")
     path = resolve_weights(name_or_path)
     model = CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)
     model.precision = precision

@@ -237,8 +237,14 @@ def _export_graphs(model: CLIP4STR, directory: Path, opset: int, files: dict) ->
             files[name] = path.name
 
 
-def export_onnx(model: CLIP4STR, directory: str | Path, opset: int = OPSET) -> Path:
-    """Write the recognizer's ONNX graphs, its config and a manifest into ``directory``."""
+def export_onnx(
+    model: CLIP4STR, directory: str | Path, opset: int = OPSET, int8: bool = False
+) -> Path:
+    """Write the recognizer's ONNX graphs, its config and a manifest into ``directory``.
+
+    ``int8``: quantize the image encoder's matrix products to 8-bit integers (dynamic
+    quantization: weights stored in int8, activations quantized per run). The encoder is
+    most of the work for the large models; the decoders stay in fp32."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).float().cpu().eval()  # the caller's model stays as it is
@@ -253,9 +259,39 @@ def export_onnx(model: CLIP4STR, directory: str | Path, opset: int = OPSET) -> P
     (directory / "config.json").write_text(
         json.dumps(model.config.to_dict(), indent=2) + "\n", encoding="utf-8"
     )
-    manifest = {"format_version": FORMAT_VERSION, "opset": opset, "graphs": files}
+    if int8:
+        files["image_encoder"] = quantize_image_encoder(directory, files["image_encoder"])
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "opset": opset,
+        "int8_image_encoder": int8,
+        "graphs": files,
+    }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return directory
+
+
+def quantize_image_encoder(directory: Path, filename: str) -> str:
+    """Dynamic int8 quantization of the image encoder's MatMul/Gemm nodes; the new file name."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = filename.replace(".onnx", ".int8.onnx")
+    # The quantizer logs advice about pre-processing at WARNING level on every call.
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            directory / filename,
+            directory / target,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
+    finally:
+        logging.getLogger().setLevel(quiet)
+    (directory / filename).unlink()
+    return target
 
 
 def is_onnx_export(path: str | Path) -> bool:
@@ -418,17 +454,21 @@ def onnx_cache_dir() -> Path:
 
 
 def load_onnx(
-    checkpoint: Path, trust_checkpoint: bool = False, threads: int | None = None
+    checkpoint: Path,
+    trust_checkpoint: bool = False,
+    threads: int | None = None,
+    int8: bool = False,
 ) -> OnnxRecognizer:
     """An ONNX Runtime recognizer for a checkpoint, exported once into the models folder."""
     if is_onnx_export(checkpoint):
         return OnnxRecognizer(checkpoint, threads)
-    target = onnx_cache_dir() / f"{weights_fingerprint(checkpoint)}-v{FORMAT_VERSION}"
+    suffix = "-int8" if int8 else ""
+    target = onnx_cache_dir() / f"{weights_fingerprint(checkpoint)}-v{FORMAT_VERSION}{suffix}"
     if not is_onnx_export(target):
         model = CLIP4STR.from_checkpoint(checkpoint, trust_checkpoint=trust_checkpoint)
         partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
         try:
-            export_onnx(model, partial)
+            export_onnx(model, partial, int8=int8)
             partial.rename(target)
         except OSError:  # another process finished the same export first
             if not is_onnx_export(target):

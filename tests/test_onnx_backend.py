@@ -161,3 +161,20 @@ def test_an_export_of_another_format_version_is_refused_with_the_fix(exported, t
     (folder / "onnx.json").write_text(json.dumps(manifest))
     with pytest.raises(OnnxExportError, match="export it again"):
         OnnxRecognizer(folder)
+
+
+def test_int8_image_encoder_reads_real_crops_nearly_like_fp32(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("OCR_PIPELINE_HOME", str(tmp_path))
+    data = SHARED / "data" / "iiit5k_test"
+    rows = (data / "labels.tsv").read_text().splitlines()[:48]
+    crops = [data / row.split("\t")[0] for row in rows]
+    exact = [r.text for r in recognizer.load("default").read(crops)]
+    runtime = recognizer.load("default", backend="onnx-int8")
+    manifest = json.loads((runtime.directory / "onnx.json").read_text())
+    assert manifest["int8_image_encoder"] is True
+    assert manifest["graphs"]["image_encoder"] == "image_encoder.int8.onnx"
+    assert not (runtime.directory / "image_encoder.onnx").exists()
+    fast = [r.text for r in runtime.read(crops)]
+    assert sum(a == b for a, b in zip(fast, exact)) >= 44, list(zip(fast, exact))
