@@ -114,6 +114,9 @@ def _onnx_session(model_file: Path, num_threads: int) -> Any:
     options = onnxruntime.SessionOptions()
     if num_threads > 0:
         options.intra_op_num_threads = num_threads
+    # Idle worker threads sleep instead of spinning: the recognizer runs beside the
+    # detector (pipeline.core overlaps them) and needs those cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(
         str(model_file), options, providers=["CPUExecutionProvider"]
     )
