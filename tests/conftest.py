@@ -1,5 +1,7 @@
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 # No test may reach the network: model downloads must come from local caches or fakes.
@@ -12,6 +14,20 @@ from PIL import Image  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
+
+
+def run_module(module: str, *args, cwd=REPO, env=None) -> subprocess.CompletedProcess:
+    """``python -m module args...`` as a user runs it; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
 REFERENCE_FIXTURE = SHARED / "fixtures" / "clip4str_reference_tiny.pt"
 # The one font family that the rendering tests use: scanning it takes a moment.
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")

@@ -1,11 +1,8 @@
 """The ONNX export runs with ONNX Runtime and decodes like the PyTorch module."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
-from conftest import REPO, SHARED, released_layout_checkpoint
+from conftest import SHARED, released_layout_checkpoint, run_module
 
 import recognizer
 from recognizer import CLIP4STR, CLIP4STRConfig
@@ -133,20 +130,13 @@ def test_export_and_eval_from_the_command_line(tiny_checkpoint, reference, tmp_p
         lines.append(f"{name}\t{text}")
     (crops / "labels.tsv").write_text("\n".join(lines) + "\n")
 
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "recognizer", *map(str, args)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
     out = tmp_path / "export"
-    result = run("export-onnx", "--checkpoint", tiny_checkpoint, "--out", out)
+    result = run_module("recognizer", "export-onnx", "--checkpoint", tiny_checkpoint, "--out", out)
     assert result.returncode == 0, result.stderr
     assert (out / "onnx.json").is_file() and (out / "image_encoder.onnx").is_file()
-    result = run("eval", "--backend", "onnx", "--checkpoint", out, "--data", crops)
+    result = run_module(
+        "recognizer", "eval", "--backend", "onnx", "--checkpoint", out, "--data", crops
+    )
     assert result.returncode == 0, result.stderr
     assert "word accuracy (case-sensitive): 1.0000" in result.stdout
 

@@ -2,26 +2,18 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, REPO
+from conftest import DATA, REPO, run_module
 
 from pipeline.cli import plan_jobs
 
 SCENES = DATA / "icdar2015_dev_scenes" / "images"
 
 
-def _run(*args, cwd=REPO):
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def _run(*args, cwd=REPO, env=None):
+    return run_module("pipeline.cli", *args, cwd=cwd, env=env)
 
 
 @pytest.fixture
@@ -125,13 +117,13 @@ def test_onnx_recognizer_backend_reads_a_real_photo_like_pytorch(tmp_path):
     env = {**os.environ, "OCR_PIPELINE_HOME": str(tmp_path / "home")}
     words = {}
     for backend in ("torch", "onnx"):
-        result = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", "run", str(SCENES / "img_26.jpg")]
-            + ["--format", "json", "--recognizer-backend", backend],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        result = _run(
+            "run",
+            SCENES / "img_26.jpg",
+            "--format",
+            "json",
+            "--recognizer-backend",
+            backend,
             env=env,
         )
         assert result.returncode == 0, result.stderr

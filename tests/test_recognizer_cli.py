@@ -1,20 +1,11 @@
 """``python -m recognizer read`` and ``eval`` as a user runs them."""
 
-import subprocess
-import sys
-
 import pytest
-from conftest import REPO
+from conftest import REPO, run_module
 
 
 def _run(*args, cwd=REPO):
-    return subprocess.run(
-        [sys.executable, "-m", "recognizer", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module("recognizer", *args, cwd=cwd)
 
 
 @pytest.fixture
