@@ -4,9 +4,9 @@
     python benchmarks/folder_memory.py --photos 20 --factor 10
 
 Runs ``ocr-pipeline run FOLDER --out OUT`` (in a fresh process each time, default models)
-on a folder of N real photos and on one of N x factor, and prints each run's peak resident
-memory (the process's ``ru_maxrss``), images/s, and the ratio of the two peaks. Photos are
-the ICDAR 2015 scenes of ``../shared/data``, repeated under new names when more are needed.
+on a folder of N real photos and on one of the same N photos repeated ``factor`` times under
+new names, and prints each run's peak resident memory (the process's ``ru_maxrss``),
+images/s, and the ratio of the two peaks. Photos are ICDAR 2015 scenes from ``../shared/data``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ print(json.dumps({"status": status, "seconds": elapsed, "peak_mib": peak_kib / 1
 """
 
 
-def make_folder(root: Path, count: int) -> Path:
-    sources = sorted(PHOTOS.glob("*.jpg"))
+def make_folder(root: Path, count: int, distinct: int) -> Path:
+    """``count`` photos cycling through the first ``distinct`` ones, so that both folders
+    hold the same kind of photos and only their number differs."""
+    sources = sorted(PHOTOS.glob("*.jpg"))[:distinct]
     folder = root / f"photos-{count}"
     for i in range(count):
         source = sources[i % len(sources)]
@@ -68,7 +70,7 @@ def main() -> int:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for count in sizes:
-            folder = make_folder(Path(tmp), count)
+            folder = make_folder(Path(tmp), count, distinct=args.photos)
             results[count] = measure(folder, Path(tmp) / f"out-{count}", count, args.extra)
     print(f"{'photos':>7} {'peak MiB':>9} {'images/s':>9}")
     for count, figures in results.items():
