@@ -1,12 +1,13 @@
 """CLIP4STR's dual predict-and-refine decoding, written once for every execution backend.
 
-A backend runs the network pieces; ``dual_decode`` runs the algorithm (SPEC: visual predict,
-cross memory, cross predict, refinement). ``TorchBackend`` runs a ``CLIP4STR`` module; the
-ONNX Runtime backend (``recognizer.onnx``) runs exported graphs. All tensors passed between
-``dual_decode`` and a backend are torch tensors on the model's device.
+A backend runs the network pieces; ``DualDecoder`` runs the algorithm (visual predict, cross
+memory, cross predict, refinement). ``TorchBackend`` runs a ``CLIP4STR`` module; the ONNX
+Runtime backend (``recognizer.onnx_backend``) runs exported graphs. All tensors passed
+between ``DualDecoder`` and a backend are torch tensors on the model's device.
 
-Autoregressive decoding is incremental: the memory's keys and values are projected once per
-branch and the context's are cached, so a step costs one query's work (``CharDecoder.step``).
+Decoding is incremental: each decoder projects the memory's keys and values once per batch
+and autoregressive steps cache the context's, so a step costs one query's work
+(``CharDecoder.step``).
 """
 
 from __future__ import annotations
