@@ -19,6 +19,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,12 +160,37 @@ class Trainer:
             return
         state = torch.load(path, map_location=self.args.device, weights_only=True)
         self.objective.load_state_dict(state["objective"])
+        lr_keys = ("initial_lr", "max_lr", "min_lr")
+        fresh_groups = [{k: g[k] for k in lr_keys} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = state["step"], state["best"]
         self.samples_seen, self.train_seconds = state["samples_seen"], state["train_seconds"]
         self.objective.generator.set_state(state["generator"])
         self.log(f"resumed from {path} at step {self.step}")
+        planned = state["scheduler"]["total_steps"]
+        if planned == self.args.steps:
+            self.scheduler.load_state_dict(state["scheduler"])
+            return
+        if self.step >= self.args.steps:
+            raise SystemExit(
+                f"{path} is at step {self.step}, past --steps {self.args.steps}:"
+                " pass a larger --steps to train on, or use a new --out folder"
+            )
+        # A run resumed with another --steps follows the one-cycle curve of the new length
+        # from its current step on (optimiser moments kept).
+        self._fast_forward_schedule(self.step, fresh_groups)
+        self.log(
+            f"schedule changed from {planned} to {self.args.steps} steps:"
+            f" learning rate now {self.scheduler.get_last_lr()[0]:.2e}"
+        )
+
+    def _fast_forward_schedule(self, step: int, fresh_groups: list[dict]) -> None:
+        for group, fresh in zip(self.optimizer.param_groups, fresh_groups, strict=True):
+            group.update(fresh)
+        self.scheduler.last_epoch = step - 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # step() before optimizer.step()
+            self.scheduler.step()
 
     def save(self) -> None:
         state = {

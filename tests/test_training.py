@@ -113,3 +113,34 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(small_trainer_args, monk
     assert second.step == 6
     log = (second.out / "train.log").read_text()
     assert "resumed from" in log and "stopped at step 6" in log
+
+
+def test_a_run_resumed_with_more_steps_follows_the_longer_schedule(small_trainer_args):
+    first = Trainer(small_trainer_args)
+    for _ in range(3):
+        first.optimizer.step()
+        first.scheduler.step()
+        first.step += 1
+    first.save()
+    moments = first.optimizer.state_dict()["state"]
+
+    small_trainer_args.steps = 12
+    longer = Trainer(small_trainer_args)
+    assert longer.step == 3 and longer.scheduler.total_steps == 12
+    assert longer.optimizer.state_dict()["state"].keys() == moments.keys()
+    reference = Trainer(
+        build_parser().parse_args(
+            ["--out", str(small_trainer_args.out) + "-fresh", "--steps", "12", "--orders", "2"]
+        )
+    )
+    for _ in range(3):
+        reference.optimizer.step()
+        reference.scheduler.step()
+    assert longer.scheduler.get_last_lr() == pytest.approx(reference.scheduler.get_last_lr())
+    assert longer.scheduler.get_last_lr() != pytest.approx(first.scheduler.get_last_lr())
+    log = (longer.out / "train.log").read_text()
+    assert "schedule changed from 6 to 12 steps" in log
+
+    small_trainer_args.steps = 2
+    with pytest.raises(SystemExit, match="past --steps 2"):
+        Trainer(small_trainer_args)
