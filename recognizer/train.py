@@ -328,7 +328,12 @@ class Trainer:
 
     def _train_step(self, images: torch.Tensor, labels: list[str]):
         self.objective.train()
-        parts = self.objective(images, labels)
+        with torch.autocast(
+            torch.device(self.args.device).type,
+            dtype=torch.bfloat16,
+            enabled=self.args.precision == "bf16",
+        ):
+            parts = self.objective(images, labels)
         self.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
         nn.utils.clip_grad_norm_(self.objective.parameters(), self.args.grad_clip)
@@ -395,6 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="folders of .ttf/.otf fonts to render with (default: the system's font folders)",
     )
     p.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="bf16: autocast the forward pass (weights and optimiser stay fp32); about 2x"
+        " faster on GPUs and on CPUs with AMX or AVX-512 BF16, much slower on CPUs without",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=20)
