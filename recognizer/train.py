@@ -404,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("fp32", "bf16"),
         default="fp32",
-        help="bf16: autocast the forward pass (weights and optimiser stay fp32); about 2x"
-        " faster on GPUs and on CPUs with AMX or AVX-512 BF16, much slower on CPUs without",
+        help="bf16: autocast the forward pass (weights and optimiser stay fp32); faster on"
+        " GPUs and CPUs with AMX or AVX-512 BF16, much slower on CPUs without native bf16",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
