@@ -150,13 +150,13 @@ def test_bf16_training_autocasts_the_forward_pass_and_keeps_fp32_weights(small_t
     small_trainer_args.precision = "bf16"
     trainer = Trainer(small_trainer_args)
     seen = []
-    first_block = trainer.model.clip_model.visual.transformer.resblocks[0].mlp.c_fc
-    first_block.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
-    before = first_block.weight.detach().clone()
+    first_linear = trainer.model.clip_model.visual.transformer.resblocks[0].mlp.c_fc
+    first_linear.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    before = first_linear.weight.detach().clone()
     images = torch.randn(4, 3, *trainer.model.config.image_size)
     parts = trainer._train_step(images, ["shop", "OPEN", "24h", "exit"])
 
     assert seen == [torch.bfloat16]
     assert torch.isfinite(parts.total)
-    assert first_block.weight.dtype == torch.float32
-    assert not torch.equal(first_block.weight, before)
+    assert first_linear.weight.dtype == torch.float32
+    assert not torch.equal(first_linear.weight, before)
