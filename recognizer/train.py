@@ -29,7 +29,7 @@ from torch import nn
 from .clip_backbone import SMALL_CONV
 from .metrics import word_accuracy
 from .model import CLIP4STR, CLIP4STRConfig
-from .training import PermutationObjective
+from .training import PermutationObjective, load_ctc_head, save_ctc_head
 
 
 @dataclass
@@ -117,6 +117,8 @@ class Trainer:
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
+        if args.init and self.objective.ctc_head is not None and Path(args.init).is_dir():
+            self.log(load_ctc_head(self.objective.ctc_head, Path(args.init)))
         groups = parameter_groups(self.model, args.lr, args.decoder_lr_scale, args.weight_decay)
         if self.objective.ctc_head is not None:
             groups.append(
@@ -227,6 +229,8 @@ class Trainer:
     def export_best(self, accuracy: float) -> None:
         self.best = accuracy
         folder = self.model.save_pretrained(self.out / "best")
+        if self.objective.ctc_head is not None:
+            save_ctc_head(self.objective.ctc_head, folder)
         info = {
             "step": self.step,
             "val_accuracy_alnum": accuracy,

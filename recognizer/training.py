@@ -12,6 +12,7 @@ it is a training aid only and is not part of the recognizer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -71,6 +72,35 @@ class ColumnCTCHead(nn.Module):
         gh, gw = self.grid
         columns = patches.reshape(patches.shape[0], gh, gw, -1).mean(1)
         return self.proj(columns)
+
+
+CTC_HEAD_FILE = "ctc_head.safetensors"
+
+
+def save_ctc_head(head: ColumnCTCHead, folder: Path) -> Path:
+    """Write the training-only CTC head next to a model, to warm-start later runs."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().float().contiguous() for k, v in head.state_dict().items()}
+    path = Path(folder) / CTC_HEAD_FILE
+    save_file(state, path, metadata={"format": "clip4str-ctc-head"})
+    return path
+
+
+def load_ctc_head(head: ColumnCTCHead, folder: Path) -> str:
+    """Load ``folder/ctc_head.safetensors`` into ``head``; returns what happened, for the log."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / CTC_HEAD_FILE
+    if not path.is_file():
+        return f"no {CTC_HEAD_FILE} in {folder}: CTC head starts from random weights"
+    state = load_file(path)
+    own = head.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    if shapes != {k: tuple(v.shape) for k, v in own.items()}:
+        return f"{path} does not fit this model ({shapes}): CTC head starts from random weights"
+    head.load_state_dict(state)
+    return f"CTC head loaded from {path}"
 
 
 @dataclass

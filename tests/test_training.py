@@ -160,3 +160,29 @@ def test_bf16_training_autocasts_the_forward_pass_and_keeps_fp32_weights(small_t
     assert torch.isfinite(parts.total)
     assert first_linear.weight.dtype == torch.float32
     assert not torch.equal(first_linear.weight, before)
+
+
+def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_args, tmp_path):
+    from recognizer.export import export
+
+    first = Trainer(small_trainer_args)
+    with torch.no_grad():
+        for value in first.objective.ctc_head.parameters():
+            value.add_(0.5)  # stands in for trained weights
+    trained = {k: v.clone() for k, v in first.objective.ctc_head.state_dict().items()}
+    first.export_best(0.5)
+    shipped = export(first.out, tmp_path / "shipped")
+    assert (shipped / "ctc_head.safetensors").is_file()
+
+    small_trainer_args.out = str(tmp_path / "next-run")
+    small_trainer_args.init = str(shipped)
+    follow_up = Trainer(small_trainer_args)
+    for key, value in follow_up.objective.ctc_head.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    assert "CTC head loaded from" in (follow_up.out / "train.log").read_text()
+
+    (shipped / "ctc_head.safetensors").unlink()
+    small_trainer_args.out = str(tmp_path / "third-run")
+    fresh = Trainer(small_trainer_args)
+    assert not torch.equal(fresh.objective.ctc_head.proj.weight, trained["proj.weight"])
+    assert "starts from random weights" in (fresh.out / "train.log").read_text()
