@@ -56,6 +56,26 @@ class Schedule:
         return [ratio for start, ratio in self.real_phases if fraction >= start][-1]
 
 
+def parse_real_phases(text: str) -> tuple[tuple[float, float], ...]:
+    """``"0:0,0.1:0.2"`` -> ((0.0, 0.0), (0.1, 0.2)): (start fraction, share of real crops)."""
+    try:
+        phases = tuple(
+            (float(start), float(share))
+            for start, share in (item.split(":") for item in text.split(","))
+        )
+    except ValueError:
+        raise SystemExit(
+            f"--real-phases {text!r}: expected START:SHARE,... e.g. 0:0.2,0.85:0.5"
+        ) from None
+    starts = [start for start, _ in phases]
+    if starts[0] != 0 or starts != sorted(starts) or not all(0 <= s <= 1 for _, s in phases):
+        raise SystemExit(
+            f"--real-phases {text!r}: the first phase starts at 0, starts increase,"
+            " and shares lie between 0 and 1"
+        )
+    return phases
+
+
 def split_real_crops(root: Path, out: Path, val_size: int) -> tuple[Path, Path]:
     """Deterministic train/validation label files (by hash of the crop path)."""
     lines = [
@@ -141,6 +161,7 @@ class Trainer:
             args.steps,
             stage_starts=tuple(float(x) for x in args.stage_starts.split(",")),
             difficulty_ramp=args.difficulty_ramp,
+            real_phases=parse_real_phases(args.real_phases),
         )
         self.step = 0
         self.best = -1.0
@@ -386,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stage-starts",
         default="0,0.05,0.15",
         help="fractions of the run where text curriculum stages 0,1,2 begin",
+    )
+    p.add_argument(
+        "--real-phases",
+        default="0:0,0.1:0.2,0.85:0.5",
+        help="START:SHARE,...: from each fraction of the run on, this share of every batch is"
+        " real crops (with --real)",
     )
     p.add_argument(
         "--difficulty-ramp",

@@ -186,3 +186,16 @@ def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_a
     fresh = Trainer(small_trainer_args)
     assert not torch.equal(fresh.objective.ctc_head.proj.weight, trained["proj.weight"])
     assert "starts from random weights" in (fresh.out / "train.log").read_text()
+
+
+def test_real_phases_set_the_share_of_real_crops_over_the_run():
+    from recognizer.train import Schedule, parse_real_phases
+
+    schedule = Schedule(1000, real_phases=parse_real_phases("0:0.2,0.85:0.5"))
+    assert [schedule.real_ratio(s) for s in (0, 849, 850, 999)] == [0.2, 0.2, 0.5, 0.5]
+    default = build_parser().parse_args(["--out", "x"])
+    default_schedule = Schedule(1000, real_phases=parse_real_phases(default.real_phases))
+    assert [default_schedule.real_ratio(s) for s in (0, 100, 900)] == [0.0, 0.2, 0.5]
+    for bad in ("0.1:0.2", "0:0.2,0.5", "0:1.5", "0:0.2,0.9:0.5,0.3:0.1"):
+        with pytest.raises(SystemExit, match="--real-phases"):
+            parse_real_phases(bad)
