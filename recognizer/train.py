@@ -137,8 +137,10 @@ class Trainer:
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
-        if args.init and self.objective.ctc_head is not None and Path(args.init).is_dir():
-            self.log(load_ctc_head(self.objective.ctc_head, Path(args.init)))
+        resuming = (self.out / "last.pt").is_file()  # then last.pt holds the head
+        if args.init and self.objective.ctc_head is not None and not resuming:
+            if Path(args.init).is_dir():
+                self.log(load_ctc_head(self.objective.ctc_head, Path(args.init)))
         groups = parameter_groups(self.model, args.lr, args.decoder_lr_scale, args.weight_decay)
         if self.objective.ctc_head is not None:
             groups.append(

@@ -180,6 +180,10 @@ def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_a
     for key, value in follow_up.objective.ctc_head.state_dict().items():
         assert torch.equal(value, trained[key]), key
     assert "CTC head loaded from" in (follow_up.out / "train.log").read_text()
+    follow_up.save()
+    resumed = Trainer(small_trainer_args)  # same --out: last.pt, not --init, gives the head
+    log = (resumed.out / "train.log").read_text()
+    assert log.count("CTC head loaded from") == 1 and "resumed from" in log
 
     (shipped / "ctc_head.safetensors").unlink()
     small_trainer_args.out = str(tmp_path / "third-run")
