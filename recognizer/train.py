@@ -137,10 +137,10 @@ class Trainer:
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
+        head = self.objective.ctc_head
         resuming = (self.out / "last.pt").is_file()  # then last.pt holds the head
-        if args.init and self.objective.ctc_head is not None and not resuming:
-            if Path(args.init).is_dir():
-                self.log(load_ctc_head(self.objective.ctc_head, Path(args.init)))
+        if head is not None and args.init and Path(args.init).is_dir() and not resuming:
+            self.log(load_ctc_head(head, Path(args.init)))
         groups = parameter_groups(self.model, args.lr, args.decoder_lr_scale, args.weight_decay)
         if self.objective.ctc_head is not None:
             groups.append(
@@ -253,7 +253,7 @@ class Trainer:
         self.best = accuracy
         folder = self.model.save_pretrained(self.out / "best")
         if self.objective.ctc_head is not None:
-            save_ctc_head(self.objective.ctc_head, folder)
+            save_ctc_head(self.objective.ctc_head.state_dict(), folder)
         info = {
             "step": self.step,
             "val_accuracy_alnum": accuracy,

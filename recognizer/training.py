@@ -77,11 +77,11 @@ class ColumnCTCHead(nn.Module):
 CTC_HEAD_FILE = "ctc_head.safetensors"
 
 
-def save_ctc_head(head: ColumnCTCHead, folder: Path) -> Path:
-    """Write the training-only CTC head next to a model, to warm-start later runs."""
+def save_ctc_head(weights: dict[str, torch.Tensor], folder: Path) -> Path:
+    """Write the training-only CTC head's weights next to a model, to warm-start later runs."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().float().contiguous() for k, v in head.state_dict().items()}
+    state = {k: v.detach().cpu().float().contiguous() for k, v in weights.items()}
     path = Path(folder) / CTC_HEAD_FILE
     save_file(state, path, metadata={"format": "clip4str-ctc-head"})
     return path
