@@ -13,6 +13,7 @@ is exported with ``save_pretrained`` to ``OUT/best/``.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -124,6 +125,41 @@ def freeze_text_layers(model: CLIP4STR, count: int) -> None:
     clip.positional_embedding.requires_grad_(False)
 
 
+class WeightAverage:
+    """An exponential moving average of a model's weights, validated beside the model itself.
+
+    Parameters move towards the trained ones by ``1 - decay`` each step (with a short warm-up,
+    so that the average does not stay near the starting weights); buffers such as BatchNorm
+    statistics are copied as they are.
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0 < decay < 1:
+            raise SystemExit(f"--ema {decay}: the decay lies between 0 and 1, e.g. 0.998")
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def current_decay(self) -> float:
+        return min(self.decay, (1 + self.updates) / (10 + self.updates))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        weight = 1.0 - self.current_decay()
+        averaged, trained = list(self.model.parameters()), list(model.parameters())
+        torch._foreach_lerp_(averaged, trained, weight)
+        for mine, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
+            mine.copy_(theirs)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.updates = state["updates"]
+
+
 class Trainer:
     def __init__(self, args: argparse.Namespace):
         self.args = args
@@ -151,6 +187,7 @@ class Trainer:
                 }
             )
         self.optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6)
+        self.average = WeightAverage(self.model, args.ema) if args.ema else None
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             self.optimizer,
             max_lr=[g["lr"] for g in groups],
@@ -191,6 +228,12 @@ class Trainer:
         self.step, self.best = state["step"], state["best"]
         self.samples_seen, self.train_seconds = state["samples_seen"], state["train_seconds"]
         self.objective.generator.set_state(state["generator"])
+        if self.average is not None:
+            if state.get("average") is not None:
+                self.average.load_state_dict(state["average"])
+            else:
+                self.average = WeightAverage(self.model, self.args.ema)
+                self.log("no weight average in the checkpoint: it starts from the current weights")
         self.log(f"resumed from {path} at step {self.step}")
         planned = state["scheduler"]["total_steps"]
         if planned == self.args.steps:
@@ -227,6 +270,7 @@ class Trainer:
             "samples_seen": self.samples_seen,
             "train_seconds": self.train_seconds,
             "generator": self.objective.generator.get_state(),
+            "average": self.average.state_dict() if self.average is not None else None,
             "config": self.model.config.to_dict(),
             "args": vars(self.args),
         }
@@ -242,21 +286,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
 
-    def validate(self, val_file: Path) -> float:
+    def validate(self, val_file: Path, model: CLIP4STR | None = None) -> float:
+        model = model or self.model
         rows = [line.split("\t") for line in val_file.read_text().splitlines() if line]
         root = Path(self.args.real)
-        readings = self.model.read([root / r[0] for r in rows], batch_size=128)
+        readings = model.read([root / r[0] for r in rows], batch_size=128)
         accuracy = word_accuracy([r.text for r in readings], [r[1] for r in rows])
         return accuracy.alnum
 
-    def export_best(self, accuracy: float) -> None:
+    def export_best(self, accuracy: float, model: CLIP4STR | None = None) -> None:
+        """Export ``model`` (the trained weights, or their average) as the best so far."""
+        averaged = model is not None and model is not self.model
         self.best = accuracy
-        folder = self.model.save_pretrained(self.out / "best")
+        folder = (model or self.model).save_pretrained(self.out / "best")
         if self.objective.ctc_head is not None:
             save_ctc_head(self.objective.ctc_head.state_dict(), folder)
         info = {
             "step": self.step,
             "val_accuracy_alnum": accuracy,
+            "weights": f"average (decay {self.args.ema})" if averaged else "trained",
             "samples_seen": self.samples_seen,
             "train_seconds": self.train_seconds,
         }
@@ -345,13 +393,21 @@ class Trainer:
             self._evaluate(val_file)
 
     def _evaluate(self, val_file: Path) -> None:
-        accuracy = self.validate(val_file)
+        trained = self.validate(val_file)
         self.model.train()
-        improved = accuracy > self.best
-        if improved:
-            self.export_best(accuracy)
+        candidate, accuracy, averaged_note = self.model, trained, ""
+        if self.average is not None:
+            averaged = self.validate(val_file, self.average.model)
+            averaged_note = f" average {averaged:.4f}"
+            if averaged > trained:
+                candidate, accuracy = self.average.model, averaged
+        if accuracy > self.best:
+            self.export_best(accuracy, candidate)
             self.save()
-        self.log(f"step {self.step} validation accuracy {accuracy:.4f} (best {self.best:.4f})")
+        self.log(
+            f"step {self.step} validation accuracy {trained:.4f}{averaged_note}"
+            f" (best {self.best:.4f})"
+        )
 
     def _train_step(self, images: torch.Tensor, labels: list[str]):
         self.objective.train()
@@ -366,6 +422,8 @@ class Trainer:
         nn.utils.clip_grad_norm_(self.objective.parameters(), self.args.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        if self.average is not None:
+            self.average.update(self.model)
         return parts
 
     def _should_stop(self, deadline: float) -> bool:
@@ -397,6 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--warmup", type=float, default=0.075, help="warm-up fraction (one-cycle)")
     p.add_argument("--grad-clip", type=float, default=20.0)
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        metavar="DECAY",
+        help="also keep an exponential moving average of the weights (e.g. 0.998); each"
+        " validation scores both, and the better one is exported",
+    )
     p.add_argument("--orders", type=int, default=6, help="factorisation orders per batch")
     p.add_argument("--ctc-weight", type=float, default=0.5, help="auxiliary CTC loss (0: off)")
     p.add_argument(

@@ -203,3 +203,55 @@ def test_real_phases_set_the_share_of_real_crops_over_the_run():
     for bad in ("0.1:0.2", "0:0.2,0.5", "0:1.5", "0:0.2,0.9:0.5,0.3:0.1"):
         with pytest.raises(SystemExit, match="--real-phases"):
             parse_real_phases(bad)
+
+
+def test_the_weight_average_moves_towards_the_trained_weights_and_copies_buffers():
+    from recognizer.train import WeightAverage
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    start = model[0].weight.detach().clone()
+    average = WeightAverage(model, decay=0.1)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    model.train()(torch.randn(8, 3))  # moves the BatchNorm running statistics
+    average.update(model)
+
+    assert average.current_decay() == pytest.approx(0.1)
+    assert torch.allclose(average.model[0].weight, start + 0.9)
+    assert torch.equal(average.model[1].running_mean, model[1].running_mean)
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+    slow = WeightAverage(model, decay=0.999)
+    assert slow.current_decay() == pytest.approx(1 / 10)  # warm-up: early steps count more
+    with pytest.raises(SystemExit, match="--ema 1.5"):
+        WeightAverage(model, decay=1.5)
+
+
+def test_a_run_with_a_weight_average_exports_the_better_of_the_two_and_resumes_it(
+    small_trainer_args, monkeypatch
+):
+    import json
+
+    small_trainer_args.ema = 0.9
+    trainer = Trainer(small_trainer_args)
+    images = torch.randn(4, 3, *trainer.model.config.image_size)
+    for _ in range(2):
+        trainer._train_step(images, ["shop", "OPEN", "24h", "exit"])
+    trained = trainer.model.clip_model.visual.proj
+    averaged = trainer.average.model.clip_model.visual.proj
+    assert not torch.equal(trained, averaged)
+
+    scores = {id(trainer.model): 0.25, id(trainer.average.model): 0.5}
+    monkeypatch.setattr(
+        Trainer, "validate", lambda self, val, model=None: scores[id(model or self.model)]
+    )
+    trainer._evaluate(trainer.out / "unused.tsv")
+    info = json.loads((trainer.out / "best" / "training.json").read_text())
+    assert trainer.best == 0.5 and info["weights"] == "average (decay 0.9)"
+    exported = CLIP4STR.from_checkpoint(trainer.out / "best", trust_checkpoint=False)
+    assert torch.equal(exported.clip_model.visual.proj, averaged)
+    assert "validation accuracy 0.2500 average 0.5000" in (trainer.out / "train.log").read_text()
+
+    resumed = Trainer(small_trainer_args)
+    assert resumed.average.updates == 2
+    assert torch.equal(resumed.average.model.clip_model.visual.proj, averaged)
