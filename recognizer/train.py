@@ -289,7 +289,7 @@ class Trainer:
     # ------------------------------------------------------------------ evaluation
 
     def validate(self, val_file: Path, model: CLIP4STR | None = None) -> float:
-        model = model or self.model
+        model = self.model if model is None else model
         rows = [line.split("\t") for line in val_file.read_text().splitlines() if line]
         root = Path(self.args.real)
         readings = model.read([root / r[0] for r in rows], batch_size=128)
@@ -298,15 +298,15 @@ class Trainer:
 
     def export_best(self, accuracy: float, model: CLIP4STR | None = None) -> None:
         """Export ``model`` (the trained weights, or their average) as the best so far."""
-        averaged = model is not None and model is not self.model
+        model = self.model if model is None else model
         self.best = accuracy
-        folder = (model or self.model).save_pretrained(self.out / "best")
+        folder = model.save_pretrained(self.out / "best")
         if self.objective.ctc_head is not None:
             save_ctc_head(self.objective.ctc_head.state_dict(), folder)
         info = {
             "step": self.step,
             "val_accuracy_alnum": accuracy,
-            "weights": f"average (decay {self.args.ema})" if averaged else "trained",
+            "weights": "trained" if model is self.model else f"average (decay {self.args.ema})",
             "samples_seen": self.samples_seen,
             "train_seconds": self.train_seconds,
         }
