@@ -328,7 +328,7 @@ class Trainer:
                 cfg.image_std,
                 charset=cfg.charset,
                 max_length=cfg.max_label_length,
-                augment=True,
+                augment=self.args.real_augment,
                 labels_file=str(train_file),
             )
         stream = SynthStream(
@@ -492,6 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--init", default=None, help="start from this checkpoint instead of scratch")
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
+    p.add_argument(
+        "--real-augment",
+        choices=("none", "light", "strong"),
+        default="light",
+        help="augmentation of the real crops: light (tilt, crop jitter, light, blur, JPEG) or"
+        " strong (also perspective, inverted or grey colours and the renderer's camera effects)",
+    )
     p.add_argument("--val-size", type=int, default=600, help="real crops held out for selection")
     p.add_argument("--workers", type=int, default=1, help="rendering processes")
     p.add_argument(

@@ -22,6 +22,7 @@ from recognizer.synth.stream import (
     SynthStream,
     light_augment,
     render_batch,
+    strong_augment,
 )
 from recognizer.synth.words import (
     CHARSET,
@@ -202,6 +203,33 @@ def test_real_crops_use_the_recognizer_preprocessing(real_folder):
     assert torch.equal(tensor, image_to_tensor(image, (32, 100), (0.5,) * 3, (0.5,) * 3))
     augmented = light_augment(image, np.random.default_rng(0))
     assert augmented.mode == "RGB" and min(augmented.size) > 0
+
+
+def test_strong_augmentation_changes_a_crop_differently_each_time():
+    ramp = np.linspace(0, 255, 80, dtype=np.float32)
+    pixels = np.stack([np.tile(ramp, (20, 1)), np.tile(ramp[::-1], (20, 1)), np.full((20, 80), 90)])
+    image = Image.fromarray(pixels.transpose(1, 2, 0).astype(np.uint8))
+    rng = np.random.default_rng(3)
+    outputs = [np.asarray(strong_augment(image, rng)) for _ in range(8)]
+    assert all(out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8 for out in outputs)
+    assert all(abs(out.shape[0] - 20) <= 2 for out in outputs)  # crop jitter only
+    changed = [out.shape != (20, 80, 3) or not np.array_equal(out, image) for out in outputs]
+    assert sum(changed) >= 6
+    distinct = {out.tobytes() for out in outputs}
+    assert len(distinct) == len(outputs)
+    again = np.asarray(strong_augment(image, np.random.default_rng(3)))
+    assert np.array_equal(again, outputs[0])
+
+
+def test_real_crops_take_their_augmentation_by_name(real_folder):
+    assert RealCropDataset(real_folder).augment is None
+    assert RealCropDataset(real_folder, augment=True).augment is light_augment
+    strong = RealCropDataset(real_folder, augment="strong")
+    assert strong.augment is strong_augment
+    image, label = strong.sample(np.random.default_rng(0))
+    assert image.mode == "RGB" and label in {"Hello", "World", "cafe"}
+    with pytest.raises(ValueError, match="'heavy'.*none, light, strong"):
+        RealCropDataset(real_folder, augment="heavy")
 
 
 def test_real_crops_mix_into_batches_by_ratio(renderer, sampler, real_folder):

@@ -127,7 +127,7 @@ class WordRenderer:
             else None
         )
         image = self._compose(fill, outline if stroke else None, shadow, rng, d)
-        image = _degrade(image, text_height, rng, d)
+        image = degrade(image, text_height, rng, d)
         return Image.fromarray(image)
 
     def pick_font(self, text: str, rng: np.random.Generator) -> FontInfo:
@@ -485,7 +485,7 @@ def _shadow_alpha(mask: np.ndarray, text_height: float, rng: np.random.Generator
 # --- degradations ------------------------------------------------------------------------
 
 
-def _degrade(
+def degrade(
     image: np.ndarray, text_height: float, rng: np.random.Generator, d: float
 ) -> np.ndarray:
     """Camera and scene effects, each with a probability and a strength growing with d."""

@@ -36,7 +36,7 @@ from recognizer.images import image_to_tensor, open_image
 from recognizer.tokenizer import normalize_label
 
 from .fonts import DEFAULT_FONT_DIRS, discover_fonts
-from .render import WordRenderer, load_background_photos
+from .render import WordRenderer, degrade, load_background_photos
 from .words import CHARSET, CURRICULUM, MAX_LENGTH, TextSampler, curriculum_config
 
 Batch = tuple[torch.Tensor, list[str]]
@@ -86,13 +86,44 @@ def light_augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
+def strong_augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """:func:`light_augment` plus a perspective change, colour changes and the renderer's
+    camera effects (uneven light, lines across, blur, low resolution, noise, contrast, JPEG).
+
+    For real crops that a training run sees many times: it keeps the label true while making
+    each showing look different, so that the model learns the words rather than the pictures.
+    """
+    array = np.asarray(image)
+    height, width = array.shape[:2]
+    if rng.random() < 0.3 and min(height, width) >= 4:
+        corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        reach = np.float32([0.06 * width, 0.12 * height])
+        moved = corners + rng.uniform(-1, 1, (4, 2)).astype(np.float32) * reach
+        matrix = cv2.getPerspectiveTransform(moved, corners)
+        array = cv2.warpPerspective(array, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    array = np.asarray(light_augment(Image.fromarray(np.ascontiguousarray(array)), rng))
+    if rng.random() < 0.1:
+        array = 255 - array
+    if rng.random() < 0.15:
+        grey = cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
+        array = np.repeat(grey[:, :, None], 3, axis=2)
+    elif rng.random() < 0.2:
+        array = array[:, :, rng.permutation(3)]
+    array = degrade(np.array(array), 0.7 * array.shape[0], rng, rng.uniform(0.2, 0.7))
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+AUGMENTATIONS = {"none": None, "light": light_augment, "strong": strong_augment}
+
+
 class RealCropDataset:
     """Labelled word crops listed in ``labels.tsv`` (``relative/path<TAB>label[<TAB>source]``).
 
     Labels are normalised as the released models were trained (see ``normalize_label``);
     rows whose label does not survive are skipped. Indexing gives ``(tensor, label)`` with the
-    recognizer's own preprocessing (plus :func:`light_augment` when ``augment``), so this also
-    serves as a plain PyTorch dataset for validation.
+    recognizer's own preprocessing (plus an augmentation when ``augment`` is true, which means
+    :func:`light_augment`, or is one of the names of ``AUGMENTATIONS``), so this also serves as
+    a plain PyTorch dataset for validation.
     """
 
     def __init__(
@@ -103,12 +134,16 @@ class RealCropDataset:
         std: Sequence[float] = (0.5, 0.5, 0.5),
         charset: str = CHARSET,
         max_length: int = MAX_LENGTH,
-        augment: bool = False,
+        augment: bool | str = False,
         labels_file: str = "labels.tsv",
     ) -> None:
         self.root = Path(root)
         self.image_size, self.mean, self.std = tuple(image_size), tuple(mean), tuple(std)
-        self.augment = augment
+        if isinstance(augment, bool):
+            augment = "light" if augment else "none"
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment={augment!r}: expected one of {', '.join(AUGMENTATIONS)}")
+        self.augment = AUGMENTATIONS[augment]
         self.items: list[tuple[str, str]] = []
         lines = (self.root / labels_file).read_text(encoding="utf-8").splitlines()
         for line in lines:
@@ -132,12 +167,12 @@ class RealCropDataset:
     def sample(self, rng: np.random.Generator) -> tuple[Image.Image, str]:
         """A random crop, lightly augmented when the dataset augments."""
         image, label = self.load(int(rng.integers(len(self.items))))
-        return (light_augment(image, rng) if self.augment else image), label
+        return (self.augment(image, rng) if self.augment else image), label
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         image, label = self.load(index)
         if self.augment:
-            image = light_augment(image, np.random.default_rng())
+            image = self.augment(image, np.random.default_rng())
         return image_to_tensor(image, self.image_size, self.mean, self.std), label
 
 
