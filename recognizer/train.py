@@ -439,6 +439,8 @@ class Trainer:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .synth.stream import AUGMENTATIONS
+
     p = argparse.ArgumentParser(
         prog="python -m recognizer.train",
         description=__doc__,
@@ -494,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
     p.add_argument(
         "--real-augment",
-        choices=("none", "light", "strong"),
+        choices=tuple(AUGMENTATIONS),
         default="light",
         help="augmentation of the real crops: light (tilt, crop jitter, light, blur, JPEG) or"
         " strong (also perspective, inverted or grey colours and the renderer's camera effects)",

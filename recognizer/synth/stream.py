@@ -165,7 +165,7 @@ class RealCropDataset:
         return open_image(self.root / path), label
 
     def sample(self, rng: np.random.Generator) -> tuple[Image.Image, str]:
-        """A random crop, lightly augmented when the dataset augments."""
+        """A random crop, augmented when the dataset augments."""
         image, label = self.load(int(rng.integers(len(self.items))))
         return (self.augment(image, rng) if self.augment else image), label
 
