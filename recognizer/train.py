@@ -30,7 +30,7 @@ from torch import nn
 from .clip_backbone import SMALL_CONV
 from .metrics import word_accuracy
 from .model import CLIP4STR, CLIP4STRConfig
-from .training import PermutationObjective, load_ctc_head, save_ctc_head
+from .training import PermutationObjective, grow_image_tower, load_ctc_head, save_ctc_head
 
 
 @dataclass
@@ -212,7 +212,17 @@ class Trainer:
 
     def _build_model(self) -> CLIP4STR:
         if self.args.init:
-            return CLIP4STR.from_checkpoint(self.args.init, trust_checkpoint=False)
+            model = CLIP4STR.from_checkpoint(self.args.init, trust_checkpoint=False)
+            if self.args.grow_image_layers:
+                # Also on resume: last.pt then fills the grown model with its trained weights.
+                model = grow_image_tower(model, self.args.grow_image_layers)
+                self.log(
+                    f"image tower grown by {self.args.grow_image_layers} identity blocks"
+                    f" to {model.config.clip.vision_layers}"
+                )
+            return model
+        if self.args.grow_image_layers:
+            raise SystemExit("--grow-image-layers needs --init: the model to grow")
         config = CLIP4STRConfig(clip=SMALL_CONV, decoder_heads=6, refine_iters=1)
         return CLIP4STR(config)
 
@@ -493,6 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the run over which render difficulty rises to 1",
     )
     p.add_argument("--init", default=None, help="start from this checkpoint instead of scratch")
+    p.add_argument(
+        "--grow-image-layers",
+        type=int,
+        default=0,
+        help="add this many transformer blocks (starting as the identity) to the --init"
+        " model's image tower",
+    )
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
     p.add_argument(
         "--real-augment",

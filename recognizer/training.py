@@ -11,7 +11,7 @@ it is a training aid only and is not part of the recognizer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -101,6 +101,38 @@ def load_ctc_head(head: ColumnCTCHead, folder: Path) -> str:
         return f"{path} does not fit this model ({shapes}): CTC head starts from random weights"
     head.load_state_dict(state)
     return f"CTC head loaded from {path}"
+
+
+def grow_image_tower(model: CLIP4STR, extra_blocks: int) -> CLIP4STR:
+    """``model`` with ``extra_blocks`` more transformer blocks at the top of its image tower.
+
+    Each new block starts as a copy of the current last block with its attention and MLP
+    output projections set to zero, so it passes its input through unchanged: the grown
+    model reads exactly as ``model`` did, and training then puts the new depth to use
+    instead of starting a larger model from scratch.
+    """
+    if extra_blocks < 1:
+        raise ValueError(f"extra_blocks must be at least 1, not {extra_blocks}")
+    old_config = model.config
+    layers = old_config.clip.vision_layers
+    config = replace(old_config, clip=replace(old_config.clip, vision_layers=layers + extra_blocks))
+    grown = CLIP4STR(config).to(model.device)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    prefix = "clip_model.visual.transformer.resblocks"
+    new_prefixes = tuple(f"{prefix}.{i}." for i in range(layers, layers + extra_blocks))
+    stray = [k for k in missing if not k.startswith(new_prefixes)]
+    if stray or unexpected:
+        raise RuntimeError(f"growing the image tower lost weights: {stray + list(unexpected)}")
+    blocks = grown.clip_model.visual.transformer.resblocks
+    last = blocks[layers - 1].state_dict()
+    with torch.no_grad():
+        for block in blocks[layers:]:
+            block.load_state_dict(last)
+            for out in (block.attn.out_proj, block.mlp.c_proj):
+                out.weight.zero_()
+                out.bias.zero_()
+    grown.precision = model.precision
+    return grown.train(model.training)
 
 
 @dataclass

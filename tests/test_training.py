@@ -255,3 +255,38 @@ def test_a_run_with_a_weight_average_exports_the_better_of_the_two_and_resumes_i
     resumed = Trainer(small_trainer_args)
     assert resumed.average.updates == 2
     assert torch.equal(resumed.average.model.clip_model.visual.proj, averaged)
+
+
+def test_a_grown_image_tower_reads_as_before_then_trains_and_resumes_its_new_blocks(
+    small_trainer_args, tmp_path
+):
+    from recognizer.training import grow_image_tower
+
+    torch.manual_seed(0)
+    small = CLIP4STR(CLIP4STRConfig(clip=TINY, decoder_heads=2)).eval()
+    grown = grow_image_tower(small, 2)
+    assert grown.config.clip.vision_layers == TINY.vision_layers + 2
+    assert not grown.training
+    images = torch.randn(3, 3, *small.config.image_size)
+    with torch.no_grad():
+        assert torch.allclose(grown(images), small(images), atol=1e-6)
+    with pytest.raises(ValueError, match="at least 1"):
+        grow_image_tower(small, 0)
+
+    small.save_pretrained(tmp_path / "init")
+    small_trainer_args.init = str(tmp_path / "init")
+    small_trainer_args.grow_image_layers = 2
+    trainer = Trainer(small_trainer_args)
+    new_block = trainer.model.clip_model.visual.transformer.resblocks[-1]
+    assert not new_block.mlp.c_proj.weight.any()
+    trainer._train_step(images, ["shop", "OPEN", "24h"])
+    assert new_block.mlp.c_proj.weight.any(), "the new blocks must learn"
+    trainer.save()
+    resumed = Trainer(small_trainer_args)
+    for key, value in resumed.model.state_dict().items():
+        assert torch.equal(value, trainer.model.state_dict()[key]), key
+    assert "grown by 2 identity blocks to 3" in (trainer.out / "train.log").read_text()
+
+    small_trainer_args.init = None
+    with pytest.raises(SystemExit, match="needs --init"):
+        Trainer(small_trainer_args)
