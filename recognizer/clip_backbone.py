@@ -67,13 +67,14 @@ VIT_L14 = ClipArchitecture(768, (224, 224), 14, 1024, 24, 16, 4.0, 768, 12, 12, 
 VIT_H14 = ClipArchitecture(1024, (224, 224), 14, 1280, 32, 16, 4.0, 1024, 24, 16, 4.0)
 
 # The small recognizer trained from scratch and shipped with the package: 32x128 input, a
-# convolutional stem down to a 4x32 token grid, 4 blocks of width 192, a 2-block text tower.
+# convolutional stem down to a 4x32 token grid, 6 blocks of width 192 (trained with 4, then
+# grown by 2: see its model card), a 2-block text tower.
 SMALL_CONV = ClipArchitecture(
     embed_dim=192,
     image_size=(32, 128),
     patch_size=(8, 4),
     vision_width=192,
-    vision_layers=4,
+    vision_layers=6,
     vision_heads=3,
     vision_mlp_ratio=4.0,
     text_width=128,

@@ -1,4 +1,4 @@
-# The embedded default recognizer: SMALL_CONV (convolutional stem, 4x192 ViT), 32x128 input,
+# The embedded default recognizer: SMALL_CONV (convolutional stem, 6x192 ViT), 32x128 input,
 # trained from scratch. Its weights (recognizer/weights/default/) load when the model is built;
 # while they are not installed the model starts from random weights, with a warning.
 _base_ = ["./_base_clip4str.py"]
