@@ -170,14 +170,19 @@ class Trainer:
         self.log_file = (self.out / "train.log").open("a", encoding="utf-8")
         self.stop_requested = False
         torch.manual_seed(args.seed)
-        self.model = self._build_model().to(args.device)
+        last = self.out / "last.pt"
+        saved = (
+            torch.load(last, map_location=args.device, weights_only=True)
+            if last.is_file()
+            else None
+        )
+        self.model = self._build_model(saved).to(args.device)
         freeze_text_layers(self.model, args.freeze_text_layers)
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
         head = self.objective.ctc_head
-        resuming = (self.out / "last.pt").is_file()  # then last.pt holds the head
-        if head is not None and args.init and Path(args.init).is_dir() and not resuming:
+        if head is not None and args.init and Path(args.init).is_dir() and saved is None:
             self.log(load_ctc_head(head, Path(args.init)))
         groups = parameter_groups(self.model, args.lr, args.decoder_lr_scale, args.weight_decay)
         if self.objective.ctc_head is not None:
@@ -208,13 +213,17 @@ class Trainer:
         self.best = -1.0
         self.samples_seen = 0
         self.train_seconds = 0.0
-        self._resume()
+        if saved is not None:
+            self._resume(saved)
 
-    def _build_model(self) -> CLIP4STR:
+    def _build_model(self, saved: dict | None) -> CLIP4STR:
+        if saved is not None:
+            # A resumed run takes its shape from last.pt, whose weights fill it: --init may
+            # have been overwritten since (an export of this very run), or grown already.
+            return CLIP4STR(CLIP4STRConfig.from_dict(saved["config"]))
         if self.args.init:
             model = CLIP4STR.from_checkpoint(self.args.init, trust_checkpoint=False)
             if self.args.grow_image_layers:
-                # Also on resume: last.pt then fills the grown model with its trained weights.
                 model = grow_image_tower(model, self.args.grow_image_layers)
                 self.log(
                     f"image tower grown by {self.args.grow_image_layers} identity blocks"
@@ -228,11 +237,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ state
 
-    def _resume(self) -> None:
+    def _resume(self, state: dict) -> None:
         path = self.out / "last.pt"
-        if not path.is_file():
-            return
-        state = torch.load(path, map_location=self.args.device, weights_only=True)
         self.objective.load_state_dict(state["objective"])
         lr_keys = ("initial_lr", "max_lr", "min_lr")
         fresh_groups = [{k: g[k] for k in lr_keys} for g in self.optimizer.param_groups]

@@ -282,11 +282,14 @@ def test_a_grown_image_tower_reads_as_before_then_trains_and_resumes_its_new_blo
     trainer._train_step(images, ["shop", "OPEN", "24h"])
     assert new_block.mlp.c_proj.weight.any(), "the new blocks must learn"
     trainer.save()
-    resumed = Trainer(small_trainer_args)
+    trainer.model.save_pretrained(tmp_path / "init")  # --init replaced by this run's export
+    resumed = Trainer(small_trainer_args)  # takes its shape from last.pt, grows nothing
+    assert resumed.model.config.clip.vision_layers == TINY.vision_layers + 2
     for key, value in resumed.model.state_dict().items():
         assert torch.equal(value, trainer.model.state_dict()[key]), key
     assert "grown by 2 identity blocks to 3" in (trainer.out / "train.log").read_text()
 
     small_trainer_args.init = None
+    small_trainer_args.out = str(tmp_path / "fresh-run")
     with pytest.raises(SystemExit, match="needs --init"):
         Trainer(small_trainer_args)
