@@ -2,7 +2,7 @@
 # trained on ICDAR 2015 by MMOCR (hmean-iou 0.8684 in MMOCR's model zoo).
 #
 # DCNv2 is a compiled mmcv op: with mmcv-lite (no compiled ops) the model builds, but running
-# it fails with recognizer.compat.MissingCompiledOpError, whose message says to install full
+# it fails with pipeline.openmmlab.MissingCompiledOpError, whose message says to install full
 # mmcv (pip uninstall mmcv-lite && pip install mmcv==2.0.1, built against your torch).
 #
 # MMOCRInferencer does not read load_from itself: pass det_weights, or use the pipeline's

@@ -11,7 +11,7 @@ _base_ = [
     "mmocr::textdet/_base_/datasets/icdar2015.py",
 ]
 
-custom_imports = dict(imports=["pipeline.mmocr_detector"], allow_failed_imports=False)
+custom_imports = dict(imports=["pipeline.openmmlab.ppocr_detector"], allow_failed_imports=False)
 
 model = dict(
     type="PPOCRDBDetector",

@@ -49,7 +49,7 @@ def load_scenes(folder: Path, limit: int | None = None) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from recognizer.compat import apply_openmmlab_workarounds
+    from pipeline.openmmlab import apply_openmmlab_workarounds
 
     apply_openmmlab_workarounds()
     from mmengine.config import Config

@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from recognizer.checkpoint import CheckpointError
-from recognizer.decoding import PRECISIONS
-from recognizer.hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError
-from recognizer.onnx_backend import OnnxExportError
+from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
+from recognizer.options import add_recognizer_options
 
-from .detection import DETECTORS
-from .images import IMAGE_EXTENSIONS, find_images, load_image
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it a new file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from .batch import BatchReport, Job, plan_jobs, run_jobs
+from .openmmlab.detector import DETECTORS
+from .photos import IMAGE_EXTENSIONS
+from .result import OCRResult
+from .spec import PipelineSpec
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -55,47 +30,23 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="detector checkpoint (default: the config's own weights)",
     )
     models.add_argument(
-        "--recognizer",
-        default="default",
-        help=f"recognizer name ({', '.join(KNOWN_NAMES)}) or checkpoint path "
-        "(default: %(default)s)",
+        "--split-words",
+        action="store_true",
+        help="cut the detector's regions into words at the gaps between them (for detectors "
+        "that find lines; the default detector already does)",
     )
-    models.add_argument(
-        "--recognizer-backend",
-        choices=BACKENDS,
-        default="torch",
-        help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use; "
-        "onnx-int8: the same with an int8 image encoder (default: %(default)s)",
-    )
-    models.add_argument(
-        "--recognizer-precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help="fp32: exact; bf16: bfloat16 autocast (GPUs, CPUs with AMX/AVX-512 BF16)",
-    )
-    models.add_argument(
-        "--batch-size",
-        type=int,
-        default=64,
-        help="word crops per recognizer batch (default: %(default)s)",
-    )
+    add_recognizer_options(models)
     models.add_argument(
         "--images-per-batch",
         type=int,
         default=4,
         help="images detected together; their crops share batches",
     )
-    models.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     models.add_argument(
         "--min-confidence",
         type=float,
         default=0.0,
         help="leave out words read with a lower confidence, 0..1 (default: %(default)s)",
-    )
-    models.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="allow recognizer checkpoints that need full unpickling",
     )
 
 
@@ -147,125 +98,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline(args):
-    from .core import OCRPipeline
-
-    return OCRPipeline(
+def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
+    """The pipeline the command line describes."""
+    return PipelineSpec(
         detector=args.detector,
         recognizer=args.recognizer,
         device=args.device,
-        batch_size=args.batch_size,
         detector_weights=args.detector_weights,
-        trust_checkpoint=args.trust_checkpoint,
-        min_confidence=args.min_confidence,
         recognizer_backend=args.recognizer_backend,
         recognizer_precision=args.recognizer_precision,
+        trust_checkpoint=args.trust_checkpoint,
+        split_words={} if args.split_words else None,
+        batch_size=args.batch_size,
+        min_confidence=args.min_confidence,
     )
 
 
-@dataclass
-class Job:
-    photo: Path
-    target: Path | None  # its JSON file under --out, or None when printing
+def _pipeline(args: argparse.Namespace):
+    from .core import OCRPipeline  # loads the models' code
+
+    return OCRPipeline.from_spec(spec_from_args(args))
 
 
-def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
-    """One job per photo of the inputs; a folder's photos keep their paths relative to it.
-
-    Photos inside ``out`` (an output folder within an input folder) are not inputs.
-
-    Raises ``ValueError`` when two photos would be written to the same file.
-    """
-    jobs: list[Job] = []
-    seen: set[Path] = set()
-    owners: dict[Path, Path] = {}  # JSON file -> the photo it is for
-    out_dir = out.resolve() if out is not None else None
-    for item in inputs:
-        if item.is_dir():
-            # An output folder inside the input holds overlays, not photos to read.
-            found = [
-                (p, p.relative_to(item))
-                for p in find_images(item)
-                if out_dir is None or not p.resolve().is_relative_to(out_dir)
-            ]
-        else:
-            found = [(item, Path(item.name))]
-        for photo, relative in found:
-            resolved = photo.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            target = out / relative.parent / f"{relative.name}.json" if out else None
-            if target is not None:
-                if target in owners:
-                    raise ValueError(
-                        f"{owners[target]} and {photo} would both be written to {target}; "
-                        "read them in separate runs or with different --out folders"
-                    )
-                owners[target] = photo
-            jobs.append(Job(photo, target))
-    return jobs
-
-
-def run_photos(args, pipeline, jobs: list[Job]) -> int:
-    from tqdm import tqdm
-
-    todo = [j for j in jobs if j.target is None or args.overwrite or not j.target.exists()]
-    skipped = len(jobs) - len(todo)
+def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
     single = len(args.inputs) == 1 and args.inputs[0].is_file()
-    show_progress = args.out is not None and not single
-    failures: list[tuple[Path, str]] = []
-    bar = tqdm(
-        total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not show_progress
+    several = len(jobs) > 1
+
+    def show(job: Job, result: OCRResult) -> None:
+        if job.target is None or single:
+            _print_result(result, job.photo, args.format, several)
+
+    report = run_jobs(
+        _pipeline(args),
+        jobs,
+        overwrite=args.overwrite,
+        visualize=args.visualize,
+        images_per_batch=args.images_per_batch,
+        progress=args.out is not None and not single,
+        on_result=show,
     )
-    targets = {j.photo: j.target for j in todo}
-    photos = [j.photo for j in todo]
-    for path, outcome in pipeline.ocr_many(photos, images_per_batch=args.images_per_batch):
-        bar.update(1)
-        if isinstance(outcome, Exception):
-            failures.append((path, str(outcome)))
-            continue
-        target = targets[path]
-        if target is not None:
-            write_atomically(target, outcome.to_json().encode())
-            if args.visualize:
-                _write_overlay(path, outcome, target.with_suffix(".overlay.jpg"))
-        if target is None or single:
-            _print_result(outcome, path, args.format, several=len(photos) > 1)
-    bar.close()
-    if single and not failures:
-        return 0
-    if single:
-        print(f"error: {failures[0][1]}", file=sys.stderr)
+    return _report(args, report, single)
+
+
+def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
+    if single and report.failures:
+        print(f"error: {report.failures[0][1]}", file=sys.stderr)
         return 1
+    if single:
+        return 0
     if args.out is not None:
         print(
-            f"{len(todo) - len(failures)} photos read, {skipped} already done, "
-            f"{len(failures)} failed (outputs in {args.out})",
+            f"{report.read} photos read, {report.skipped} already done, "
+            f"{len(report.failures)} failed (outputs in {args.out})",
             file=sys.stderr,
         )
-    for path, reason in failures:
+    for path, reason in report.failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
-    return 1 if failures else 0
+    return 0 if report.ok else 1
 
 
-def _print_result(result, path: Path, fmt: str, several: bool) -> None:
+def _print_result(result: OCRResult, path: Path, fmt: str, several: bool) -> None:
     if fmt == "json":
         print(result.to_json(indent=None) if several else result.to_json())
     elif several:
         print(f"==> {path} <==\n{result.text}\n", flush=True)
     else:
         print(result.text, flush=True)
-
-
-def _write_overlay(source: Path, result, target: Path) -> None:
-    import io
-
-    from .visualize import draw_overlay
-
-    buffer = io.BytesIO()
-    draw_overlay(load_image(source), result).save(buffer, format="JPEG", quality=90)
-    write_atomically(target, buffer.getvalue())
 
 
 def run_eval(args, pipeline) -> int:
@@ -304,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             status = _check_run_inputs(args)
             if status:
                 return status
-            jobs = plan_jobs(args.inputs, args.out)
-            return run_photos(args, _pipeline(args), jobs)
+            return run_photos(args, plan_jobs(args.inputs, args.out))
         return run_eval(args, _pipeline(args))
     except (WeightsUnavailableError, CheckpointError, OnnxExportError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,10 +1,14 @@
-"""Grouping words into lines and putting lines into reading order."""
+"""Grouping words into lines, lines into reading order, and lines into blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+from .rectify import order_quadrilateral
 
 
 @dataclass(frozen=True)
@@ -98,3 +102,92 @@ def order_lines(lines: list[list[Box]]) -> list[list[Box]]:
                 remaining.remove(line)
         ordered.extend(sorted(band, key=lambda line: extent(line)[2]))
     return ordered
+
+
+def enclosing_rectangle(polygons: Sequence[np.ndarray]) -> np.ndarray:
+    """The smallest rotated rectangle around all ``polygons``, clockwise from top-left.
+
+    Used for line polygons (around a line's words) and block polygons (around a block's
+    lines); a ``(4, 2)`` float32 array ordered as ``rectify.order_quadrilateral`` does.
+    """
+    points = np.concatenate([np.asarray(p, dtype=np.float32).reshape(-1, 2) for p in polygons])
+    box = cv2.boxPoints(cv2.minAreaRect(points))
+    return order_quadrilateral(box)
+
+
+@dataclass(frozen=True)
+class _LineShape:
+    """A line's rectangle (top-left, top-right, bottom-right, bottom-left) and its axes.
+
+    Distances between lines are measured along the line's own axes rather than the image's,
+    so a paragraph photographed at a slant groups the same way as an upright one.
+    """
+
+    quad: np.ndarray  # (4, 2)
+
+    @classmethod
+    def of(cls, polygon: np.ndarray) -> _LineShape:
+        return cls(enclosing_rectangle([polygon]).astype(np.float64))
+
+    @property
+    def along(self) -> np.ndarray:
+        """Unit vector in reading direction (along the top edge)."""
+        edge = self.quad[1] - self.quad[0]
+        length = np.linalg.norm(edge)
+        return edge / length if length > 1e-6 else np.array([1.0, 0.0])
+
+    @property
+    def down(self) -> np.ndarray:
+        """Unit vector from the top edge towards the bottom edge (y grows downwards)."""
+        x, y = self.along
+        return np.array([-y, x])
+
+    @property
+    def height(self) -> float:
+        left = np.linalg.norm(self.quad[3] - self.quad[0])
+        right = np.linalg.norm(self.quad[2] - self.quad[1])
+        return max(float(left + right) / 2, 1.0)
+
+    def span(self, axis: np.ndarray) -> tuple[float, float]:
+        """Extent of the rectangle projected onto ``axis``."""
+        projected = self.quad @ axis
+        return float(projected.min()), float(projected.max())
+
+
+def _same_block(upper: _LineShape, lower: _LineShape, max_gap: float, max_ratio: float) -> bool:
+    """Whether ``lower``, the next line in reading order, continues ``upper``'s paragraph."""
+    heights = sorted((upper.height, lower.height))
+    if heights[1] > max_ratio * heights[0]:
+        return False  # a heading above body text, or a caption in a smaller size
+    mean_height = (heights[0] + heights[1]) / 2
+    gap = lower.span(upper.down)[0] - upper.span(upper.down)[1]
+    if gap > max_gap * mean_height:
+        return False  # more white space than paragraph line spacing leaves
+    if gap < -0.5 * mean_height:
+        return False  # not below: loose boxes overlap a little, a line above is elsewhere
+    (a_start, a_end), (b_start, b_end) = upper.span(upper.along), lower.span(upper.along)
+    return min(a_end, b_end) > max(a_start, b_start)  # side by side is another column
+
+
+def group_into_blocks(
+    line_polygons: Sequence[np.ndarray], max_gap: float = 1.0, max_height_ratio: float = 2.0
+) -> list[list[int]]:
+    """Indices of ``line_polygons`` (lines in reading order) grouped into blocks.
+
+    A block is a run of consecutive lines that sit like the lines of one paragraph: each
+    line starts below the previous one, with a gap of at most ``max_gap`` times their mean
+    height (or an overlap of at most half of it), their heights differ by at most
+    ``max_height_ratio`` times, and they overlap in reading direction. Any other line starts
+    a new block. Only neighbours in reading order
+    are compared and blocks are cut out of that order without moving a line, so a result's
+    text reads exactly as without blocks; the price is that columns which reading order
+    interleaves line by line come out as one block per line.
+    """
+    shapes = [_LineShape.of(np.asarray(p, dtype=np.float32)) for p in line_polygons]
+    blocks: list[list[int]] = []
+    for i, shape in enumerate(shapes):
+        if blocks and _same_block(shapes[i - 1], shape, max_gap, max_height_ratio):
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks

@@ -1,4 +1,4 @@
-"""Cutting a detected text line into words at the gaps between them.
+"""Cutting detected text lines into words at the gaps between them.
 
 Detectors trained on text lines (PP-OCR's DB model) return one polygon per line, while the
 pipeline (and ICDAR-style evaluation) wants words. A line is sampled into an upright strip
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from .stages import Detection
 
 PROFILES = ("ink", "contrast", "prob")
 
@@ -231,3 +233,17 @@ class WordSplitter:
         if self.profile == "contrast":
             return contrast_profile(band)
         return band.astype(np.float32).mean(axis=0)
+
+    def split_detections(self, image: np.ndarray, lines: list[Detection]) -> list[Detection]:
+        """The pipeline stage: any detector's line detections on an RGB image -> words.
+
+        Each word keeps the score of its line. Needs a pixel profile (``ink`` or
+        ``contrast``): a detector's probability map is not available at this stage."""
+        if self.profile == "prob":
+            raise ValueError("splitting detections needs the 'ink' or 'contrast' profile")
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+        return [
+            Detection(word.astype(np.float32), line.score)
+            for line in lines
+            for word in self.split(line.polygon, gray)
+        ]

@@ -6,9 +6,12 @@
 """
 
 from .checkpoint import CheckpointError
+from .config import CLIP4STRConfig
 from .hub import KNOWN_NAMES, WeightsUnavailableError, load
 from .images import ImageError
-from .model import CLIP4STR, CLIP4STRConfig, Reading
+from .model import CLIP4STR
+from .onnx_backend import OnnxExportError, OnnxRecognizer
+from .reading import Reading, WordReader
 
 __all__ = [
     "CLIP4STR",
@@ -16,7 +19,10 @@ __all__ = [
     "CheckpointError",
     "ImageError",
     "KNOWN_NAMES",
+    "OnnxExportError",
+    "OnnxRecognizer",
     "Reading",
     "WeightsUnavailableError",
+    "WordReader",
     "load",
 ]

@@ -8,47 +8,21 @@ import time
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .decoding import PRECISIONS
-from .hub import BACKENDS, KNOWN_NAMES, WeightsUnavailableError, load
+from .hub import WeightsUnavailableError, load
 from .images import ImageError, as_rgb_image
 from .metrics import WordAccuracy, word_accuracy
-from .onnx_backend import OnnxExportError
+from .onnx_backend import OnnxExportError, export_onnx
+from .options import add_former_names, add_recognizer_options, load_from_options
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        default="default",
-        help=f"checkpoint file/folder or a known name ({', '.join(KNOWN_NAMES)}); "
-        "default: %(default)s",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
-    parser.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="torch",
-        help="torch: the exact PyTorch path; onnx: ONNX Runtime on the CPU, exported on first "
-        "use into the models folder; onnx-int8: the same with an int8 image encoder "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help="fp32: exact; bf16: bfloat16 autocast, for GPUs and CPUs with AMX/AVX-512 BF16 "
-        "(default: %(default)s)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
+    add_recognizer_options(parser)
+    add_former_names(parser)
     parser.add_argument(
         "--refine-iters",
         type=int,
         default=None,
         help="refinement iterations (default: the model's own, 1 for released models)",
-    )
-    parser.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="allow checkpoints that need full unpickling (only for files you trust)",
     )
 
 
@@ -72,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export-onnx", help="write the recognizer as ONNX graphs for ONNX Runtime"
     )
-    export.add_argument("--checkpoint", default="default", help="checkpoint or known name")
+    export.add_argument(
+        "--recognizer", "--checkpoint", default="default", help="checkpoint or known name"
+    )
     export.add_argument("--out", type=Path, required=True, help="folder to write")
     export.add_argument("--trust-checkpoint", action="store_true")
     export.add_argument(
@@ -82,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_read(args: argparse.Namespace) -> int:
-    model = _load(args)
+    model = load_from_options(args)
     failed = 0
     paths, images = [], []
     for path in args.crops:
@@ -123,27 +99,15 @@ def evaluate_folder(
     return accuracy, accuracy.total / elapsed
 
 
-def _load(args: argparse.Namespace):
-    return load(
-        args.checkpoint,
-        device=args.device,
-        trust_checkpoint=args.trust_checkpoint,
-        backend=args.backend,
-        precision=args.precision,
-    )
-
-
 def run_export(args: argparse.Namespace) -> int:
-    from .onnx_backend import export_onnx
-
-    model = load(args.checkpoint, trust_checkpoint=args.trust_checkpoint)
+    model = load(args.recognizer, trust_checkpoint=args.trust_checkpoint)
     export_onnx(model, args.out, int8=args.int8)
-    print(f"wrote {args.out} (use it with --backend onnx --checkpoint {args.out})")
+    print(f"wrote {args.out} (use it with --recognizer-backend onnx --recognizer {args.out})")
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    model = _load(args)
+    model = load_from_options(args)
     accuracy, speed = evaluate_folder(
         model, args.data, args.limit, args.batch_size, args.refine_iters
     )

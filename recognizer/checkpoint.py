@@ -17,24 +17,23 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .clip_backbone import ClipArchitecture, count_blocks, infer_architecture
+from .config import CLIP4STRConfig
 from .tokenizer import PRINTABLE_ASCII_94
-
-if TYPE_CHECKING:
-    from .model import CLIP4STR, CLIP4STRConfig
 
 SAFETENSORS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 # Prefixes that wrappers put in front of the model's own keys (DDP, MMOCR, Lightning).
 _WRAPPER_PREFIXES = ("module.", "model.", "recognizer.")
-_MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
-# Where a wrapper (recognizer.mmocr_glue) stores the model's config beside its weights, as the
-# value of a ``<prefix>_extra_state`` entry of the state dict.
+MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
+# Where a wrapper (pipeline.openmmlab.recognizer) stores the model's config beside its
+# weights, as the value of a ``<prefix>_extra_state`` entry of the state dict.
 EMBEDDED_CONFIG_KEY = "clip4str_config"
 
 
@@ -122,7 +121,7 @@ def strip_wrapper_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
     """Keys as the model names them, without ``module.``/``model.``-style wrappers."""
     state = dict(state)
     for _ in range(3):
-        if any(k.startswith(_MODEL_PARTS) for k in state):
+        if any(k.startswith(MODEL_PARTS) for k in state):
             break
         for prefix in _WRAPPER_PREFIXES:
             if any(k.startswith(prefix) for k in state):
@@ -135,8 +134,6 @@ def config_from_released(
     state: Mapping[str, torch.Tensor], hparams: Mapping[str, Any], source: Path
 ) -> CLIP4STRConfig:
     """The configuration of a released checkpoint, from its tensors and hyper-parameters."""
-    from .model import CLIP4STRConfig
-
     clip_state = {
         k[len("clip_model.") :]: v for k, v in state.items() if k.startswith("clip_model.")
     }
@@ -175,8 +172,6 @@ def config_from_released(
 
 
 def _with_image_size(arch: ClipArchitecture, size: tuple, source: Path) -> ClipArchitecture:
-    from dataclasses import replace
-
     ph, pw = arch.patch_hw
     grid = (size[0] // ph) * (size[1] // pw)
     expected = arch.grid_size[0] * arch.grid_size[1]
@@ -189,31 +184,28 @@ def _with_image_size(arch: ClipArchitecture, size: tuple, source: Path) -> ClipA
 
 
 def _check_is_clip4str(state: Mapping[str, torch.Tensor], source: Path) -> None:
-    present = {part for part in _MODEL_PARTS if any(k.startswith(part) for k in state)}
-    if present == set(_MODEL_PARTS):
+    present = {part for part in MODEL_PARTS if any(k.startswith(part) for k in state)}
+    if present == set(MODEL_PARTS):
         return
     sample = ", ".join(list(state)[:3]) or "no tensors at all"
     raise CheckpointError(
         f"{source}: not a CLIP4STR checkpoint: expected tensors under "
-        f"{', '.join(_MODEL_PARTS)} but found {sample} ..."
+        f"{', '.join(MODEL_PARTS)} but found {sample} ..."
     )
 
 
-def load_model(cls: type[CLIP4STR], path: Path, trust_checkpoint: bool) -> CLIP4STR:
-    from .model import CLIP4STRConfig
-
+def read_checkpoint(
+    path: Path, trust_checkpoint: bool = False
+) -> tuple[CLIP4STRConfig, dict[str, torch.Tensor]]:
+    """The configuration and the model's own tensors of any checkpoint we understand."""
     state, hparams, saved_config = read_weights(path, trust_checkpoint)
     if saved_config is None:
         saved_config = _embedded_config(state)
     state = strip_wrapper_prefix(state)
     _check_is_clip4str(state, path)
     if saved_config is not None:
-        config = CLIP4STRConfig.from_dict(saved_config)
-    else:
-        config = config_from_released(state, hparams, path)
-    model = cls(config)
-    _load_state(model, state, path)
-    return model
+        return CLIP4STRConfig.from_dict(saved_config), state
+    return config_from_released(state, hparams, path), state
 
 
 def _embedded_config(state: Mapping[str, Any]) -> dict | None:
@@ -224,8 +216,12 @@ def _embedded_config(state: Mapping[str, Any]) -> dict | None:
     return None
 
 
-def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path) -> None:
-    expected = model.state_dict()
+def check_state_fits(
+    expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], source: object
+) -> None:
+    """Refuse a state dict that lacks a tensor of ``expected`` or has one of another shape.
+
+    Loading non-strictly would leave those tensors randomly initialised, silently."""
     missing = [k for k in expected if k not in state]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -238,8 +234,16 @@ def _load_state(model: torch.nn.Module, state: dict[str, torch.Tensor], source: 
         k = wrong[0]
         raise CheckpointError(
             f"{source}: tensor {k} has shape {tuple(state[k].shape)}, the model expects "
-            f"{tuple(expected[k].shape)}"
+            f"{tuple(expected[k].shape)}; does the configuration match the checkpoint?"
         )
+
+
+def load_checked_state(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: object
+) -> None:
+    """``model.load_state_dict`` that names what is missing, mis-shaped or left over."""
+    expected = model.state_dict()
+    check_state_fits(expected, state, source)
     unexpected = [k for k in state if k not in expected]
     if unexpected:
         warnings.warn(

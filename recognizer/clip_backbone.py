@@ -86,6 +86,27 @@ SMALL_CONV = ClipArchitecture(
 )
 
 
+# Names a configuration may use for an architecture (``architecture="VIT_B16"``).
+PRESETS = {"VIT_B16": VIT_B16, "VIT_L14": VIT_L14, "VIT_H14": VIT_H14, "SMALL_CONV": SMALL_CONV}
+
+
+def architecture_from_spec(spec: str | Mapping) -> ClipArchitecture:
+    """A CLIP shape from a preset name, ``dict(preset=..., **overrides)`` or every field."""
+    fields = {"preset": spec} if isinstance(spec, str) else dict(spec)
+    preset = fields.pop("preset", None)
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(
+                f"unknown architecture preset {preset!r}; choose one of {', '.join(PRESETS)} "
+                "or give every ClipArchitecture field"
+            )
+        fields = {**PRESETS[preset].to_dict(), **fields}
+    try:
+        return ClipArchitecture.from_dict(fields)
+    except (TypeError, KeyError) as error:
+        raise ValueError(f"architecture {spec!r}: {error}") from None
+
+
 def build_clip(arch: ClipArchitecture) -> CLIP:
     """An open_clip CLIP of this shape with QuickGELU everywhere, as CLIP4STR was trained."""
     vision = CLIPVisionCfg(

@@ -13,7 +13,6 @@ and autoregressive steps cache the context's, so a step costs one query's work
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
@@ -21,45 +20,6 @@ import torch
 from .tokenizer import CharTokenizer, clip_text_of
 
 Branch = Literal["visual", "cross"]
-PRECISIONS = ("fp32", "bf16")
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The text read from one crop."""
-
-    text: str
-    # Product of the character probabilities (and of the end token's, when predicted).
-    confidence: float
-    char_confidences: list[float]
-
-
-@torch.inference_mode()
-def read_in_batches(
-    recognizer,
-    tokenizer: CharTokenizer,
-    images,
-    refine_iters,
-    decode,
-    batch_size: int,
-    precision: str = "fp32",
-) -> list[Reading]:
-    """``recognizer.preprocess`` then ``recognizer(batch)`` per ``batch_size`` crops.
-
-    ``precision="bf16"`` runs the network under bfloat16 autocast (fast on GPUs and on CPUs
-    with AMX or AVX-512 BF16; slower than fp32 on others); "fp32" is the exact path."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
-    if not isinstance(images, (list, tuple)):
-        images = [images]
-    readings: list[Reading] = []
-    for start in range(0, len(images), batch_size):
-        batch = recognizer.preprocess(images[start : start + batch_size])
-        with torch.autocast(batch.device.type, torch.bfloat16, enabled=precision == "bf16"):
-            logits = recognizer(batch, refine_iters=refine_iters, decode=decode)
-        for decoded in tokenizer.decode(logits.float()):
-            readings.append(Reading(decoded.text, decoded.confidence, decoded.char_probs))
-    return readings
 
 
 class DecodingBackend(Protocol):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .decoding import PRECISIONS
+from .cache import models_dir
 from .model import CLIP4STR
+from .onnx_backend import OnnxRecognizer, is_onnx_export, load_onnx
+from .reading import PRECISIONS
 
 HF_REPO = "mzhaoshuai/CLIP4STR"
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
@@ -40,13 +41,7 @@ class WeightsUnavailableError(RuntimeError):
     """Named weights that are neither on disk nor downloadable; the message says what to do."""
 
 
-def models_dir() -> Path:
-    """Where weights placed by hand are looked up first (``$OCR_PIPELINE_HOME/models``)."""
-    home = os.environ.get("OCR_PIPELINE_HOME") or Path.home() / ".cache" / "ocr-pipeline"
-    return Path(home) / "models"
-
-
-def resolve_weights(
+def locate_weights(
     name_or_path: str | Path, cache_dir: str | Path | None = None, endpoint: str | None = None
 ) -> Path:
     """The local file or folder for a known name or a path, downloading released weights."""
@@ -104,7 +99,7 @@ def load(
     trust_checkpoint: bool = False,
     backend: str = "torch",
     precision: str = "fp32",
-):
+) -> CLIP4STR | OnnxRecognizer:
     """A ready-to-use recognizer from a known name (see ``KNOWN_NAMES``) or a checkpoint path.
 
     ``backend="torch"`` returns a ``CLIP4STR`` module; ``backend="onnx"`` an ``OnnxRecognizer``
@@ -119,17 +114,15 @@ def load(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if backend.startswith("onnx"):
-        from .onnx_backend import is_onnx_export, load_onnx
-
         if str(device) != "cpu" or precision != "fp32":
             raise ValueError(
                 "the onnx backend runs in fp32 on the CPU; use backend='torch' for GPUs and bf16"
             )
         path = Path(name_or_path)
         if not is_onnx_export(path):
-            path = resolve_weights(name_or_path)
+            path = locate_weights(name_or_path)
         return load_onnx(path, trust_checkpoint=trust_checkpoint, int8=backend == "onnx-int8")
-    path = resolve_weights(name_or_path)
+    path = locate_weights(name_or_path)
     model = CLIP4STR.from_checkpoint(path, trust_checkpoint=trust_checkpoint, device=device)
     model.precision = precision
     return model

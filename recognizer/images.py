@@ -78,11 +78,21 @@ def image_to_tensor(
     """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalise."""
     height, width = size
     resized = image.resize((width, height), Image.BICUBIC)
-    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)
-    pixels = pixels.permute(2, 0, 1)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (pixels - mean_t) / std_t
+    pixels = torch.from_numpy(np.array(resized)).permute(2, 0, 1)
+    return normalize_pixels(pixels, mean, std)
+
+
+def normalize_pixels(
+    pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """``(pixels / 255 - mean) / std`` for 0-255 RGB pixels ``(..., 3, H, W)``, in float32.
+
+    Every path into the model (``read``, the MMOCR data preprocessor) normalises here, so
+    that they give the model bit-identical inputs."""
+    scaled = pixels.float() / 255.0
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=scaled.device).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=scaled.device).view(3, 1, 1)
+    return (scaled - mean_t) / std_t
 
 
 def preprocess_batch(

@@ -9,73 +9,23 @@ Both predictions are then refined with a cloze mask. The cross-modal logits are 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
-from open_clip.tokenizer import SimpleTokenizer
 from torch import nn
 
-from .clip_backbone import ClipArchitecture, build_clip, encode_image_tokens, encode_text_tokens
-from .decoding import DualDecoder, Reading, TorchBackend, read_in_batches
-from .images import ImageInput, preprocess_batch
+from .checkpoint import clip_from_open_clip, load_checked_state, read_checkpoint
+from .clip_backbone import build_clip, encode_image_tokens, encode_text_tokens
+from .config import CLIP4STRConfig, DecodeMode
+from .decoding import TorchBackend
 from .modules import CharDecoder
-from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer
+from .reading import WordReader
+from .tokenizer import CharTokenizer
 
-DecodeMode = Literal["ar", "nar"]
-CONFIG_FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CLIP4STRConfig:
-    """Everything needed to rebuild a CLIP4STR model without its weights."""
-
-    clip: ClipArchitecture
-    charset: str = PRINTABLE_ASCII_94
-    max_label_length: int = 25
-    decoder_depth: int = 1
-    decoder_heads: int = 8
-    decoder_mlp_ratio: float = 4.0
-    dropout: float = 0.1
-    # Tokens of the visual prediction given to CLIP's text tower.
-    text_context_length: int = 16
-    refine_iters: int = 1
-    decode: DecodeMode = "ar"
-    # Inference normalisation; the published numbers were measured with 0.5 / 0.5.
-    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """(height, width) of the model input."""
-        return self.clip.image_size
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        values["clip"] = self.clip.to_dict()
-        values["format_version"] = CONFIG_FORMAT_VERSION
-        return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping) -> CLIP4STRConfig:
-        values = dict(values)
-        version = values.pop("format_version", CONFIG_FORMAT_VERSION)
-        if version > CONFIG_FORMAT_VERSION:
-            raise ValueError(
-                f"config format {version} is newer than this version understands "
-                f"({CONFIG_FORMAT_VERSION}); upgrade the package"
-            )
-        values["clip"] = ClipArchitecture.from_dict(values["clip"])
-        for key in ("image_mean", "image_std"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+__all__ = ["CLIP4STR", "CLIP4STRConfig", "DecodeMode"]
 
 
-class CLIP4STR(nn.Module):
+class CLIP4STR(WordReader, nn.Module):
     """The CLIP4STR recognizer; ``forward`` maps normalised images to cross-modal logits."""
 
     def __init__(self, config: CLIP4STRConfig):
@@ -85,8 +35,6 @@ class CLIP4STR(nn.Module):
         self.clip_model = build_clip(config.clip)
         self.visual_decoder = self._build_decoder()
         self.cross_decoder = self._build_decoder()
-        self._bpe: SimpleTokenizer | None = None
-        # What ``read`` runs in unless told otherwise: "fp32" (exact) or "bf16" (autocast).
         self.precision = "fp32"
 
     def _build_decoder(self) -> CharDecoder:
@@ -98,7 +46,7 @@ class CLIP4STR(nn.Module):
             mlp_ratio=cfg.decoder_mlp_ratio,
             vocab_size=self.tokenizer.vocab_size,
             num_classes=self.tokenizer.num_classes,
-            max_positions=cfg.max_label_length + 1,
+            max_positions=cfg.num_positions,
             dropout=cfg.dropout,
         )
 
@@ -113,9 +61,11 @@ class CLIP4STR(nn.Module):
         Files are unpickled with ``weights_only=True``; a file that needs full unpickling
         (which can run arbitrary code) is refused unless ``trust_checkpoint`` is True.
         """
-        from .checkpoint import load_model
-
-        return load_model(cls, Path(path), trust_checkpoint).to(device).eval()
+        path = Path(path)
+        config, state = read_checkpoint(path, trust_checkpoint)
+        model = cls(config)
+        load_checked_state(model, state, path)
+        return model.to(device).eval()
 
     @classmethod
     def from_clip(
@@ -125,8 +75,6 @@ class CLIP4STR(nn.Module):
         **config_overrides,
     ) -> CLIP4STR:
         """An untrained recognizer around an open_clip CLIP (name + pretrained tag or file)."""
-        from .checkpoint import clip_from_open_clip
-
         clip_state, arch = clip_from_open_clip(model_name, pretrained)
         model = cls(CLIP4STRConfig(clip=arch, **config_overrides))
         model.clip_model.load_state_dict(clip_state)
@@ -153,6 +101,17 @@ class CLIP4STR(nn.Module):
         (directory / "config.json").write_text(config_text + "\n", encoding="utf-8")
         return directory
 
+    def freeze_text_layers(self, count: int) -> None:
+        """Freeze CLIP's token and position embeddings and its first ``count`` text blocks.
+
+        The paper fine-tunes with the lower half of the pre-trained text tower frozen."""
+        if count <= 0:
+            return
+        clip = self.clip_model
+        for module in (clip.token_embedding, *clip.transformer.resblocks[:count]):
+            module.requires_grad_(False)
+        clip.positional_embedding.requires_grad_(False)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -161,11 +120,6 @@ class CLIP4STR(nn.Module):
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         return encode_image_tokens(self.clip_model, images)
-
-    def clip_tokenize(self, texts: Sequence[str]) -> torch.Tensor:
-        if self._bpe is None:
-            self._bpe = SimpleTokenizer(context_length=self.config.text_context_length)
-        return self._bpe(list(texts), context_length=self.config.text_context_length)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         return encode_text_tokens(self.clip_model, tokens)
@@ -176,15 +130,8 @@ class CLIP4STR(nn.Module):
 
     # ----------------------------------------------------------------- decoding
 
-    def decoding(self, cross_early_exit: bool = True) -> DualDecoder:
-        """The dual predict-and-refine decoder running on this module."""
-        return DualDecoder(
-            TorchBackend(self),
-            self.tokenizer,
-            self.clip_tokenize,
-            self.config.max_label_length + 1,
-            cross_early_exit=cross_early_exit,
-        )
+    def decoding_backend(self) -> TorchBackend:
+        return TorchBackend(self)
 
     def forward(
         self,
@@ -193,39 +140,13 @@ class CLIP4STR(nn.Module):
         decode: DecodeMode | None = None,
     ) -> torch.Tensor:
         """Cross-modal logits ``(B, T, num_classes)``, T <= max_label_length + 1."""
-        refine_iters = self.config.refine_iters if refine_iters is None else refine_iters
-        return self.decoding()(images, refine_iters, decode or self.config.decode)
+        return self.decode_logits(images, refine_iters, decode)
 
-    # ----------------------------------------------------------------- reading
-
-    def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
-        """Crops (paths, PIL images or arrays) as a normalised batch on the model's device."""
-        cfg = self.config
-        batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
-        return batch.to(self.device)
-
-    def read(
-        self,
-        images: ImageInput | Sequence[ImageInput],
-        refine_iters: int | None = None,
-        decode: DecodeMode | None = None,
-        batch_size: int = 64,
-        precision: str | None = None,
-    ) -> list[Reading]:
-        """Read word crops: one forward pass per batch of ``batch_size`` crops.
-
-        ``precision``: "fp32" (exact) or "bf16" (autocast); default: ``self.precision``."""
+    def read(self, *args, **kwargs):
+        """``WordReader.read`` in evaluation mode (dropout off), whatever mode the module is in."""
         was_training = self.training
         self.eval()
         try:
-            return read_in_batches(
-                self,
-                self.tokenizer,
-                images,
-                refine_iters,
-                decode,
-                batch_size,
-                precision or self.precision,
-            )
+            return super().read(*args, **kwargs)
         finally:
             self.train(was_training)

@@ -6,29 +6,29 @@ decoders the memory key/value projection, the incremental step and the full pass
 refinement and parallel decoding. ``OnnxRecognizer`` runs them with ONNX Runtime through the
 same ``DualDecoder`` as the PyTorch module, so both paths decode identically.
 
-    python -m recognizer export-onnx --checkpoint default --out recognizer-onnx/
-    python -m recognizer eval --backend onnx --checkpoint default --data DIR
+    python -m recognizer export-onnx --recognizer default --out recognizer-onnx/
+    python -m recognizer eval --recognizer-backend onnx --recognizer default --data DIR
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .cache import models_dir, weights_fingerprint
 from .clip_backbone import encode_text_tokens
-from .decoding import CachedKeyValues, DualDecoder, Reading, read_in_batches
-from .images import ImageInput, preprocess_batch
-from .model import CLIP4STR, CLIP4STRConfig
+from .config import CLIP4STRConfig
+from .decoding import CachedKeyValues
+from .model import CLIP4STR
+from .reading import WordReader
 from .tokenizer import CharTokenizer
 
 MANIFEST = "onnx.json"
@@ -85,12 +85,6 @@ class _Step(nn.Module):
         groups = [caches[i * d : (i + 1) * d] for i in range(4)]
         logits, keys, values = self.decoder.step(token, index, *groups)
         return (logits, *keys, *values)
-
-
-def _cache_names(prefix: str, depth: int) -> list[str]:
-    return [f"{prefix}_keys_{i}" for i in range(depth)] + [
-        f"{prefix}_values_{i}" for i in range(depth)
-    ]
 
 
 class _Full(nn.Module):
@@ -298,18 +292,6 @@ def is_onnx_export(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def weights_fingerprint(path: Path) -> str:
-    """A short hash of a checkpoint file or folder (the key of its cached export)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(file.name.encode())
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 # ------------------------------------------------------------------------- runtime
 
 
@@ -399,57 +381,36 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().cpu().numpy())
 
 
-class OnnxRecognizer:
-    """A recognizer running exported graphs with ONNX Runtime; ``read`` as ``CLIP4STR.read``."""
+class OnnxRecognizer(WordReader):
+    """A recognizer running exported graphs with ONNX Runtime; ``read`` as ``CLIP4STR.read``.
+
+    Runs in fp32 on the CPU; ``read(..., precision="bf16")`` is refused."""
+
+    precisions = ("fp32",)
 
     def __init__(self, directory: str | Path, threads: int | None = None, providers=None):
         directory = Path(directory)
         if not is_onnx_export(directory):
             raise OnnxExportError(
                 f"{directory} is not an ONNX export (no {MANIFEST}); create one with "
-                f"`python -m recognizer export-onnx --checkpoint CHECKPOINT --out {directory}`"
+                f"`python -m recognizer export-onnx --recognizer CHECKPOINT --out {directory}`"
             )
         self.directory = directory
         config_text = (directory / "config.json").read_text(encoding="utf-8")
         self.config = CLIP4STRConfig.from_dict(json.loads(config_text))
         self.tokenizer = CharTokenizer(self.config.charset)
         self.backend = OnnxBackend(directory, threads, providers)
-        self._bpe = None
 
-    def clip_tokenize(self, texts: Sequence[str]) -> torch.Tensor:
-        from open_clip.tokenizer import SimpleTokenizer
+    def decoding_backend(self) -> OnnxBackend:
+        return self.backend
 
-        if self._bpe is None:
-            self._bpe = SimpleTokenizer(context_length=self.config.text_context_length)
-        return self._bpe(list(texts), context_length=self.config.text_context_length)
+    def decode_logits(self, images: torch.Tensor, refine_iters=None, decode=None):
+        return super().decode_logits(images.float().cpu(), refine_iters, decode)
 
-    def decoding(self) -> DualDecoder:
-        return DualDecoder(
-            self.backend, self.tokenizer, self.clip_tokenize, self.config.max_label_length + 1
-        )
-
-    def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
-        cfg = self.config
-        return preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
-
-    def __call__(self, images: torch.Tensor, refine_iters: int | None = None, decode=None):
-        refine_iters = self.config.refine_iters if refine_iters is None else refine_iters
-        return self.decoding()(images.float().cpu(), refine_iters, decode or self.config.decode)
-
-    def read(
-        self,
-        images: ImageInput | Sequence[ImageInput],
-        refine_iters: int | None = None,
-        decode=None,
-        batch_size: int = 64,
-    ) -> list[Reading]:
-        """Read word crops, ``batch_size`` per run of the graphs."""
-        return read_in_batches(self, self.tokenizer, images, refine_iters, decode, batch_size)
+    __call__ = decode_logits
 
 
 def onnx_cache_dir() -> Path:
-    from .hub import models_dir
-
     return models_dir() / "onnx"
 
 

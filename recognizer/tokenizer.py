@@ -27,12 +27,12 @@ class Decoded:
 
     text: str
     # Probability of each character, plus that of ``[E]`` when the sequence ends with one.
-    char_probs: list[float]
+    char_confidences: list[float]
 
     @property
     def confidence(self) -> float:
         product = 1.0
-        for p in self.char_probs:
+        for p in self.char_confidences:
             product *= p
         return product
 

@@ -1,4 +1,4 @@
-"""The OpenMMLab workarounds in recognizer.compat, exercised on the real installed stack.
+"""The OpenMMLab workarounds in pipeline.openmmlab.compat, exercised on the real installed stack.
 
 Random weights only: these tests check mechanics (imports, model building, checkpoint
 loading, error messages), never accuracy, and reach no network.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from recognizer.compat import (
+from pipeline.openmmlab.compat import (
     MissingCompiledOpError,
     apply_openmmlab_workarounds,
     compiled_mmcv_ops_available,

@@ -38,13 +38,13 @@ def test_unknown_decode_mode_is_rejected(model, reference):
 
 def test_read_runs_one_forward_per_batch(model, reference_crops, monkeypatch):
     calls = []
-    original = CLIP4STR.forward
+    original = CLIP4STR.decode_logits
 
-    def counting_forward(self, images, *args, **kwargs):
+    def counting_decode(self, images, *args, **kwargs):
         calls.append(images.shape[0])
         return original(self, images, *args, **kwargs)
 
-    monkeypatch.setattr(CLIP4STR, "forward", counting_forward)
+    monkeypatch.setattr(CLIP4STR, "decode_logits", counting_decode)
     readings = model.read(reference_crops * 2, batch_size=6)
     assert len(readings) == 16
     assert calls == [6, 6, 4]

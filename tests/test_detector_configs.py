@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognizer.compat import (
+from pipeline.openmmlab.compat import (
     MissingCompiledOpError,
     apply_openmmlab_workarounds,
     compiled_mmcv_ops_available,
@@ -142,13 +142,13 @@ def test_default_config_can_be_inherited_by_an_mmocr_config(tmp_path):
     child.write_text(f"_base_ = [{str(DEFAULT)!r}]\nmodel = dict(word_splitter=None)\n")
     config = Config.fromfile(str(child))
 
-    assert config.custom_imports.imports == ["pipeline.mmocr_detector"]
+    assert config.custom_imports.imports == ["pipeline.openmmlab.ppocr_detector"]
     model = build_model(config)
     assert model.word_splitter is None  # the raw line boxes of PP-OCR's model
 
 
 def test_input_size_follows_pp_ocr_preprocessing():
-    from pipeline.mmocr_detector import ppocr_input_size
+    from pipeline.openmmlab.ppocr_detector import ppocr_input_size
 
     # Short side raised to 736, sides rounded to multiples of 32 (ICDAR 2015's 1280x720).
     assert ppocr_input_size(720, 1280) == (736, 1312)
@@ -158,7 +158,7 @@ def test_input_size_follows_pp_ocr_preprocessing():
 
 
 def test_missing_rapidocr_names_what_to_install(monkeypatch):
-    from pipeline import mmocr_detector
+    from pipeline.openmmlab import ppocr_detector as mmocr_detector
 
     real_find_spec = importlib.util.find_spec
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from conftest import REPO
 
-from recognizer.compat import apply_openmmlab_workarounds
+from pipeline.openmmlab.compat import apply_openmmlab_workarounds
 from recognizer.hub import WeightsUnavailableError
 
 apply_openmmlab_workarounds()
 
-from pipeline.detection import MMOCRDetector, download_checkpoint  # noqa: E402
+from pipeline.openmmlab.detector import MMOCRDetector, download_checkpoint  # noqa: E402
 
 DBNET_CONFIG = REPO / "detector_configs" / "dbnet_resnet18_fpnc_icdar2015.py"
 MARKED = "det_head.binarize.0.weight"

@@ -28,7 +28,7 @@ def test_words_without_alphanumerics_and_dont_care_regions_are_not_counted():
 
 @pytest.mark.slow
 def test_mmocr_inferencer_runs_default_detector_with_our_recognizer(tiny_checkpoint):
-    from recognizer.compat import apply_openmmlab_workarounds, trusted_checkpoints
+    from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 
     apply_openmmlab_workarounds()
     from mmocr.apis import MMOCRInferencer

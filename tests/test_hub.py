@@ -9,7 +9,7 @@ import torch
 from conftest import released_layout_checkpoint
 
 import recognizer
-from recognizer.hub import RELEASED, WeightsUnavailableError, download_released, resolve_weights
+from recognizer.hub import RELEASED, WeightsUnavailableError, download_released, locate_weights
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -33,7 +33,7 @@ def test_weights_placed_by_hand_are_used_without_network(isolated_home, referenc
     placed = isolated_home / "models" / RELEASED["clip4str-large"].filename
     placed.parent.mkdir(parents=True)
     torch.save(released_layout_checkpoint(reference), placed)
-    assert resolve_weights("clip4str-large") == placed
+    assert locate_weights("clip4str-large") == placed
     model = recognizer.load("clip4str-large")
     assert model.config.clip.embed_dim == 64
 

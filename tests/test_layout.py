@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pipeline.layout import group_into_lines
+from pipeline.layout import enclosing_rectangle, group_into_blocks, group_into_lines
 
 
 def box(x, y, w=40, h=20, skew=0.0):
@@ -44,3 +44,71 @@ def test_words_far_apart_on_one_row_are_separate_lines():
 
 def test_no_words_no_lines():
     assert group_into_lines([]) == []
+
+
+# ------------------------------------------------------------------ blocks
+
+
+def line(x, y, w=300, h=20):
+    """A line's polygon as the pipeline makes it: a rectangle, clockwise from top-left."""
+    return box(x, y, w, h)
+
+
+def test_lines_close_below_each_other_form_one_block():
+    # Body text: 20 px lines, 10 px apart.
+    lines = [line(10, 10), line(10, 40, w=280), line(10, 70, w=150)]
+    assert group_into_blocks(lines) == [[0, 1, 2]]
+
+
+def test_a_wide_gap_separates_two_paragraphs():
+    lines = [line(10, 10), line(10, 40), line(10, 120), line(10, 150)]
+    assert group_into_blocks(lines) == [[0, 1], [2, 3]]
+
+
+def test_a_heading_more_than_twice_as_tall_is_its_own_block():
+    lines = [line(10, 10, h=50), line(10, 70), line(10, 100)]
+    assert group_into_blocks(lines) == [[0], [1, 2]]
+
+
+def test_lines_that_do_not_overlap_horizontally_are_separate_blocks():
+    # A left column line, then a right column line a little lower.
+    lines = [line(10, 10, w=200), line(400, 40, w=200)]
+    assert group_into_blocks(lines) == [[0], [1]]
+
+
+def test_a_slanted_paragraph_stays_one_block():
+    # 10 degrees: the axis-aligned boxes of neighbouring lines overlap, the gaps along the
+    # text's own axes are still 10 px.
+    turn = np.deg2rad(10)
+    rotation = np.float32([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    lines = [line(10, 10 + 30 * i, w=400) @ rotation.T for i in range(4)]
+    lines.append(line(10, 300, w=400) @ rotation.T)
+    assert group_into_blocks(lines) == [[0, 1, 2, 3], [4]]
+
+
+def test_blocks_never_reorder_lines():
+    # Lines 0 and 2 would make a paragraph, but line 1 sits between them in reading order.
+    lines = [line(10, 10), line(10, 300), line(10, 40), line(10, 70)]
+    blocks = group_into_blocks(lines)
+    assert blocks == [[0], [1], [2, 3]]
+    assert [i for block in blocks for i in block] == list(range(len(lines)))
+
+
+def test_no_lines_no_blocks():
+    assert group_into_blocks([]) == []
+
+
+def test_enclosing_rectangle_is_clockwise_from_top_left():
+    words = [box(60, 10), box(10, 10)]
+    assert enclosing_rectangle(words).tolist() == [[10, 10], [100, 10], [100, 30], [10, 30]]
+
+
+def test_enclosing_rectangle_follows_a_sloped_line():
+    # Two words stepping down 40 px over 100 px: the rectangle turns with them, so it is
+    # smaller than the upright box around them (100 x 60).
+    quad = enclosing_rectangle([box(10, 10), box(70, 50)])
+    top_edge = quad[1] - quad[0]
+    assert top_edge[0] > 0 and top_edge[1] > 0  # top-left first, top edge runs right, down
+    width = np.linalg.norm(quad[1] - quad[0])
+    height = np.linalg.norm(quad[3] - quad[0])
+    assert width * height < 100 * 60

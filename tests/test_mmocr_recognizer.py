@@ -15,9 +15,9 @@ import pytest
 import torch
 from conftest import DATA, REPO, released_layout_checkpoint
 
+from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 from recognizer import CLIP4STR, CheckpointError, CLIP4STRConfig, hub
 from recognizer.clip_backbone import SMALL_CONV, VIT_B16, VIT_H14, VIT_L14
-from recognizer.compat import apply_openmmlab_workarounds, trusted_checkpoints
 
 apply_openmmlab_workarounds()  # before mmocr / mmdet / mmcv.ops are imported
 
@@ -26,7 +26,7 @@ from mmengine.runner import Runner, load_checkpoint  # noqa: E402
 from mmocr.apis import MMOCRInferencer  # noqa: E402
 from mmocr.registry import MODELS  # noqa: E402
 
-import recognizer.mmocr_glue  # noqa: E402, F401  (registers CLIP4STR with MMOCR)
+import pipeline.openmmlab.recognizer  # noqa: E402, F401  (registers CLIP4STR with MMOCR)
 
 CONFIGS = REPO / "recognizer" / "configs"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny_clip4str.py"
@@ -86,10 +86,10 @@ def read_with(inferencer: MMOCRInferencer, paths: list[str]) -> list[tuple[str, 
 def test_released_model_configs_build_their_architecture(name, architecture):
     cfg = Config.fromfile(CONFIGS / f"{name}.py")
     assert cfg.default_scope == "mmocr"
-    assert cfg.custom_imports.imports == ["recognizer.mmocr_glue"]
+    assert cfg.custom_imports.imports == ["pipeline.openmmlab.recognizer"]
     height, width = architecture.image_size
-    for pipeline in (cfg.test_dataloader.dataset.pipeline, cfg.train_dataloader.dataset.pipeline):
-        assert resize_scale(pipeline) == (width, height)
+    for steps in (cfg.test_dataloader.dataset.pipeline, cfg.train_dataloader.dataset.pipeline):
+        assert resize_scale(steps) == (width, height)
     with torch.device("meta"):  # shapes only: no memory, no time
         model = MODELS.build(cfg.model)
     assert model.model.config.clip == architecture

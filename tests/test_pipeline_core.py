@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline import OCRPipeline
-from pipeline.detection import Detection
+from pipeline.stages import Detection
 from recognizer import Reading
 from recognizer.images import ImageError
 

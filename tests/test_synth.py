@@ -13,10 +13,10 @@ from conftest import DATA, DEJAVU
 from PIL import Image, ImageDraw
 
 from recognizer.images import image_to_tensor
-from recognizer.synth import fonts as synth_fonts
-from recognizer.synth.fonts import check_font, discover_fonts, font_files, load_font
-from recognizer.synth.render import WordRenderer, contact_sheet, load_background_photos
-from recognizer.synth.stream import (
+from recognizer.training.synth import fonts as synth_fonts
+from recognizer.training.synth.fonts import check_font, discover_fonts, font_files, load_font
+from recognizer.training.synth.render import WordRenderer, contact_sheet, load_background_photos
+from recognizer.training.synth.stream import (
     RealCropDataset,
     StreamConfig,
     SynthStream,
@@ -24,7 +24,7 @@ from recognizer.synth.stream import (
     render_batch,
     strong_augment,
 )
-from recognizer.synth.words import (
+from recognizer.training.synth.words import (
     CHARSET,
     CURRICULUM,
     DEFAULT_WEIGHTS,
@@ -42,7 +42,9 @@ LONG_TEXT = "Abcdefghijklmnopqrstuvw25"
 def small_fonts(tmp_path_factory):
     """DejaVu only: scanning it takes a moment, unlike the whole font tree on a fresh machine."""
     if not (DEJAVU / "DejaVuSans.ttf").is_file():
-        pytest.skip("DejaVu fonts missing: run recognizer/synth/install_training_assets.sh")
+        pytest.skip(
+            "DejaVu fonts missing: run recognizer/training/synth/install_training_assets.sh"
+        )
     return discover_fonts([DEJAVU], cache_dir=tmp_path_factory.mktemp("font-cache"))
 
 

@@ -7,8 +7,8 @@ from conftest import DEJAVU
 
 from recognizer import CLIP4STR, CLIP4STRConfig
 from recognizer.clip_backbone import ClipArchitecture
-from recognizer.train import Trainer, build_parser
-from recognizer.training import PermutationObjective, factorisation_orders, order_masks
+from recognizer.training.objective import PermutationObjective, factorisation_orders, order_masks
+from recognizer.training.trainer import Trainer, build_parser
 
 TINY = ClipArchitecture(
     embed_dim=48,
@@ -64,10 +64,12 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch():
 
 @pytest.fixture
 def small_trainer_args(tmp_path, monkeypatch):
-    import recognizer.train as train
+    import recognizer.training.trainer as train
 
     if not DEJAVU.is_dir():
-        pytest.skip("DejaVu fonts missing: run recognizer/synth/install_training_assets.sh")
+        pytest.skip(
+            "DejaVu fonts missing: run recognizer/training/synth/install_training_assets.sh"
+        )
     monkeypatch.setattr(train, "SMALL_CONV", TINY)
     return build_parser().parse_args(
         [
@@ -100,7 +102,7 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(small_trainer_args, monk
     assert first.step == 3
 
     monkeypatch.undo()  # back to stopping only at the end
-    import recognizer.train as train
+    import recognizer.training.trainer as train
 
     monkeypatch.setattr(train, "SMALL_CONV", TINY)
     second = Trainer(small_trainer_args)
@@ -163,7 +165,7 @@ def test_bf16_training_autocasts_the_forward_pass_and_keeps_fp32_weights(small_t
 
 
 def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_args, tmp_path):
-    from recognizer.export import export
+    from recognizer.training.export import export
 
     first = Trainer(small_trainer_args)
     with torch.no_grad():
@@ -193,7 +195,7 @@ def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_a
 
 
 def test_real_phases_set_the_share_of_real_crops_over_the_run():
-    from recognizer.train import Schedule, parse_real_phases
+    from recognizer.training.trainer import Schedule, parse_real_phases
 
     schedule = Schedule(1000, real_phases=parse_real_phases("0:0.2,0.85:0.5"))
     assert [schedule.real_ratio(s) for s in (0, 849, 850, 999)] == [0.2, 0.2, 0.5, 0.5]
@@ -206,7 +208,7 @@ def test_real_phases_set_the_share_of_real_crops_over_the_run():
 
 
 def test_the_weight_average_moves_towards_the_trained_weights_and_copies_buffers():
-    from recognizer.train import WeightAverage
+    from recognizer.training.trainer import WeightAverage
 
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     start = model[0].weight.detach().clone()
@@ -260,7 +262,7 @@ def test_a_run_with_a_weight_average_exports_the_better_of_the_two_and_resumes_i
 def test_a_grown_image_tower_reads_as_before_then_trains_and_resumes_its_new_blocks(
     small_trainer_args, tmp_path
 ):
-    from recognizer.training import grow_image_tower
+    from recognizer.training.objective import grow_image_tower
 
     torch.manual_seed(0)
     small = CLIP4STR(CLIP4STRConfig(clip=TINY, decoder_heads=2)).eval()

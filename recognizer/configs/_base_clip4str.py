@@ -2,7 +2,7 @@
 # for 224x224 ViT inputs, training schedule and runtime. Not buildable alone: each config
 # picks an architecture. Use any of them as a `_base_` of your own config.
 default_scope = "mmocr"
-custom_imports = dict(imports=["recognizer.mmocr_glue"], allow_failed_imports=False)
+custom_imports = dict(imports=["pipeline.openmmlab.recognizer"], allow_failed_imports=False)
 
 model = dict(
     type="CLIP4STRRecognizer",
@@ -22,42 +22,32 @@ model = dict(
     checkpoint=None,
     freeze_text_layers=6,
     loss=dict(num_orders=6, cross_weight=1.0),
-    # CLIP4STR's normalisation: mean/std 0.5 on [0, 1] RGB pixels.
-    data_preprocessor=dict(
-        type="TextRecogDataPreprocessor", mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True
-    ),
+    # Batching and BGR->RGB as MMOCR's TextRecogDataPreprocessor; normalised exactly as
+    # CLIP4STR.read does, with the model's image_mean/image_std (0.5 / 0.5 on [0, 1] RGB).
+    data_preprocessor=dict(type="CLIP4STRDataPreprocessor"),
     postprocessor=dict(type="CLIP4STRPostprocessor"),
 )
 
 # Exactly CLIP4STR.read(): PIL decoding (EXIF-rotated, RGB) and a PIL bicubic resize to the
-# model's input size (width, height) without keeping the aspect ratio.
+# model's input size (width, height) without keeping the aspect ratio. A config for another
+# input size changes `scale` of the Resize step of both pipelines (see default.py).
+resize = dict(
+    type="Resize", scale=(224, 224), keep_ratio=False, backend="pillow", interpolation="bicubic"
+)
+pack_inputs = dict(
+    type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
+)
 test_pipeline = [
     dict(type="LoadImageFromFile", imdecode_backend="pillow"),
-    dict(
-        type="Resize",
-        scale=(224, 224),
-        keep_ratio=False,
-        backend="pillow",
-        interpolation="bicubic",
-    ),
+    resize,
     dict(type="LoadOCRAnnotations", with_text=True),
-    dict(
-        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
-    ),
+    pack_inputs,
 ]
 train_pipeline = [
     dict(type="LoadImageFromFile", imdecode_backend="pillow", ignore_empty=True, min_size=2),
     dict(type="LoadOCRAnnotations", with_text=True),
-    dict(
-        type="Resize",
-        scale=(224, 224),
-        keep_ratio=False,
-        backend="pillow",
-        interpolation="bicubic",
-    ),
-    dict(
-        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
-    ),
+    resize,
+    pack_inputs,
 ]
 
 # MMOCR recognition annotations: {"metainfo": ..., "data_list": [{"img_path", "instances":

@@ -10,34 +10,11 @@ model = dict(
     freeze_text_layers=0,
 )
 
-test_pipeline = [
-    dict(type="LoadImageFromFile", imdecode_backend="pillow"),
-    dict(
-        type="Resize",
-        scale=(128, 32),
-        keep_ratio=False,
-        backend="pillow",
-        interpolation="bicubic",
-    ),
-    dict(type="LoadOCRAnnotations", with_text=True),
-    dict(
-        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
-    ),
-]
-train_pipeline = [
-    dict(type="LoadImageFromFile", imdecode_backend="pillow", ignore_empty=True, min_size=2),
-    dict(type="LoadOCRAnnotations", with_text=True),
-    dict(
-        type="Resize",
-        scale=(128, 32),
-        keep_ratio=False,
-        backend="pillow",
-        interpolation="bicubic",
-    ),
-    dict(
-        type="PackTextRecogInputs", meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio")
-    ),
-]
+# Input 32x128 (height x width): the Resize step of the base pipelines, at that size.
+test_pipeline = _base_.test_pipeline
+test_pipeline[1].scale = (128, 32)
+train_pipeline = _base_.train_pipeline
+train_pipeline[2].scale = (128, 32)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 val_dataloader = test_dataloader

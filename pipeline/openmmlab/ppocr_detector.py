@@ -4,7 +4,8 @@ This is the offline default detector (``detector_configs/default.py``): it needs
 because the ``rapidocr`` wheel ships the PP-OCR detection model. The model is a
 Differentiable-Binarization network trained on text *lines*; MMOCR's own ``DBPostprocessor``
 turns its probability map into line polygons, and :mod:`pipeline.word_splitting` cuts each
-line into words at the gaps between them.
+line into words at the gaps between them (the same stage the pipeline can apply to any
+detector's lines).
 
 Importing this module registers, in MMOCR's registries:
 
@@ -20,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.word_splitting import WordSplitter, to_gray
-from recognizer.compat import apply_openmmlab_workarounds
+from ..word_splitting import WordSplitter, to_gray
+from .compat import apply_openmmlab_workarounds
 
 apply_openmmlab_workarounds()
 

@@ -1,17 +1,19 @@
-"""Text detection through MMOCR: named detector configs, weights, and a batch interface."""
+"""The pipeline's detection stage over MMOCR: named detector configs, their weights, and
+``MMOCRDetector`` (a ``pipeline.stages.Detector`` running any MMOCR text detection config)."""
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from recognizer.hub import WeightsUnavailableError
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "detector_configs"
+from ..stages import Detection
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "detector_configs"
 DETECTORS = {
     "default": "default.py",
     "dbnet": "dbnet_resnet18_fpnc_icdar2015.py",
@@ -19,13 +21,7 @@ DETECTORS = {
 }
 
 
-@dataclass(frozen=True)
-class Detection:
-    polygon: np.ndarray  # (N, 2) float32 points in image pixels
-    score: float
-
-
-def resolve_config(name_or_path: str | Path) -> Path:
+def detector_config_path(name_or_path: str | Path) -> Path:
     """The config file for a known detector name or a path to an MMOCR config."""
     key = str(name_or_path)
     if key in DETECTORS:
@@ -42,7 +38,7 @@ def resolve_config(name_or_path: str | Path) -> Path:
 WEIGHTS_INSIDE = frozenset({"PPOCRDBDetector"})
 
 
-def resolve_weights(config, weights: str | None) -> str | None:
+def detector_checkpoint(config, weights: str | None) -> str | None:
     """Local weights for a loaded config: the given path, or its ``load_from``, downloaded once."""
     if weights is not None:
         return weights
@@ -77,16 +73,16 @@ class MMOCRDetector:
     def __init__(
         self, detector: str | Path = "default", weights: str | None = None, device: str = "cpu"
     ):
-        from recognizer.compat import apply_openmmlab_workarounds
+        from .compat import apply_openmmlab_workarounds
 
         apply_openmmlab_workarounds()
         from mmengine import Config
         from mmocr.apis import TextDetInferencer
 
-        self.config = resolve_config(detector)
+        self.config = detector_config_path(detector)
         self.name = str(detector)
         config = Config.fromfile(str(self.config))
-        weights = resolve_weights(config, weights)
+        weights = detector_checkpoint(config, weights)
         if weights is None and config.model.get("type") not in WEIGHTS_INSIDE:
             raise WeightsUnavailableError(
                 f"{self.config} names no weights (no load_from) and none were given: pass the "

@@ -6,7 +6,8 @@
 - :mod:`.render`: one label drawn as a detector-like crop, effects scaled by a difficulty.
 - :mod:`.stream`: batches rendered in spawned worker processes, mixed with real crops.
 
-Fonts and word lists come from Debian packages: run ``recognizer/synth/install_training_assets.sh``.
+Fonts and word lists come from Debian packages: run
+``recognizer/training/synth/install_training_assets.sh``.
 """
 
 from .fonts import FontInfo, discover_fonts, font_families, load_font

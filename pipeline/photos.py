@@ -15,7 +15,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 DEFAULT_MAX_PIXELS = 150_000_000
 
 
-def load_image(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An HxWx3 RGB uint8 array from a path, PIL image or array; EXIF rotation applied.
 
     Raises ``ImageError`` naming the input and the reason (missing, empty, not an image,
@@ -50,7 +50,7 @@ def _check_header_size(path: Path, max_pixels: int) -> None:
         )
 
 
-def find_images(folder: Path) -> list[Path]:
+def find_photos(folder: Path) -> list[Path]:
     """Every file with a common image extension below ``folder``, sorted."""
     return sorted(
         p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS

@@ -1,27 +1,29 @@
-"""CLIP4STR as an MMOCR text recognizer: registry entries over the plain PyTorch model.
+"""CLIP4STR in MMOCR's registry: a thin layer over the plain PyTorch model.
 
 Importing this module registers, in MMOCR's registries:
 
 * ``CLIP4STRRecognizer`` (MODELS): an MMOCR recognizer holding a :class:`~recognizer.CLIP4STR`
-  as ``self.model``; ``loss`` is the permutation objective of ``recognizer.training``;
+  as ``self.model``. Its arguments are ``architecture`` plus any
+  :class:`~recognizer.CLIP4STRConfig` field; ``checkpoint=`` loads weights at build time.
+* ``CLIP4STRDataPreprocessor`` (MODELS): MMOCR's ``TextRecogDataPreprocessor`` (batching,
+  BGR->RGB) with the normalisation of ``CLIP4STR.read``, so both read the same words;
 * ``CLIP4STRPostprocessor`` (MODELS): cross-modal logits -> ``TextRecogDataSample.pred_text``;
 * ``CLIP4STROptimWrapperConstructor`` (OPTIM_WRAPPER_CONSTRUCTORS): the paper's AdamW
   parameter groups (decoders at a higher LR, no decay on norms, biases and embeddings).
 
-The data preprocessor is MMOCR's own ``TextRecogDataPreprocessor``: mean/std 127.5 on 0-255
-pixels and BGR->RGB are the recognizer's normalisation (0.5 / 0.5 on [0, 1] RGB).
+Reading never imports training code: the training objective (``recognizer.training``) is
+built on the first call of ``loss``, or at build time when the config asks for the auxiliary
+CTC head (whose weights the optimiser must see).
 
 Weights in MMOCR's checkpoints sit under ``model.``; the released files name them without it
-(``clip_model.*``, ``visual_decoder.*``, ``cross_decoder.*``). A load-state-dict pre-hook adds the
-prefix and refuses incomplete or mis-shaped weights, because mmengine loads non-strictly and
-would otherwise leave the missing tensors randomly initialised with only a log line.
-
+(``clip_model.*``, ``visual_decoder.*``, ``cross_decoder.*``). A load-state-dict pre-hook adds
+the prefix and refuses incomplete or mis-shaped weights (``recognizer.checkpoint``'s checks),
+because mmengine loads non-strictly and would leave missing tensors randomly initialised.
 MMOCR checkpoints also store the CLIP4STR configuration (``_extra_state``), so that
-``CLIP4STR.from_checkpoint`` rebuilds any architecture from them (a 32x128 or conv-stem model
-cannot be inferred from tensor shapes). A runner checkpoint keeps the training state as pickled
-Python objects (mmengine's ``message_hub``), which cannot be read with ``weights_only``:
-load it with ``CLIP4STR.from_checkpoint(path, trust_checkpoint=True)``, or through mmengine
-(``rec_weights=``, ``load_from=``) inside ``recognizer.compat.trusted_checkpoints(path)``.
+``CLIP4STR.from_checkpoint`` rebuilds any architecture from them. A runner checkpoint keeps the
+training state as pickled Python objects: load it with
+``CLIP4STR.from_checkpoint(path, trust_checkpoint=True)``, or through mmengine inside
+``pipeline.openmmlab.trusted_checkpoints(path)``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -41,6 +42,7 @@ apply_openmmlab_workarounds()  # before anything imports mmocr / mmdet / mmcv.op
 
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.structures import LabelData  # noqa: E402
+from mmocr.models.textrecog.data_preprocessors import TextRecogDataPreprocessor  # noqa: E402
 from mmocr.models.textrecog.recognizers.base import BaseRecognizer  # noqa: E402
 from mmocr.registry import (  # noqa: E402
     MODELS,
@@ -50,77 +52,44 @@ from mmocr.registry import (  # noqa: E402
 )
 from mmocr.structures import TextRecogDataSample  # noqa: E402
 
-from . import hub  # noqa: E402
-from . import train as recipe  # noqa: E402
-from .checkpoint import EMBEDDED_CONFIG_KEY, CheckpointError  # noqa: E402
-from .clip_backbone import SMALL_CONV, VIT_B16, VIT_H14, VIT_L14, ClipArchitecture  # noqa: E402
-from .model import CLIP4STR, CLIP4STRConfig, DecodeMode  # noqa: E402
-from .tokenizer import PRINTABLE_ASCII_94, CharTokenizer, normalize_label  # noqa: E402
-from .training import PermutationObjective  # noqa: E402
+from recognizer import CLIP4STR, CLIP4STRConfig  # noqa: E402
+from recognizer.checkpoint import (  # noqa: E402
+    EMBEDDED_CONFIG_KEY,
+    MODEL_PARTS,
+    CheckpointError,
+    check_state_fits,
+)
+from recognizer.clip_backbone import architecture_from_spec  # noqa: E402
+from recognizer.hub import WeightsUnavailableError, locate_weights  # noqa: E402
+from recognizer.images import normalize_pixels  # noqa: E402
+from recognizer.tokenizer import CharTokenizer, normalize_label  # noqa: E402
 
 __all__ = [
-    "ARCHITECTURES",
+    "CLIP4STRDataPreprocessor",
     "CLIP4STROptimWrapperConstructor",
     "CLIP4STRPostprocessor",
     "CLIP4STRRecognizer",
-    "architecture_from_cfg",
+    "config_from_fields",
 ]
 
-# Names a config may give as ``architecture=dict(preset=...)``.
-ARCHITECTURES = {
-    "VIT_B16": VIT_B16,
-    "VIT_L14": VIT_L14,
-    "VIT_H14": VIT_H14,
-    "SMALL_CONV": SMALL_CONV,
-}
-_MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
-# Fields that change the weights' meaning; the rest (refine_iters, decode, dropout) may differ.
-_STRUCTURAL_FIELDS = (
-    "clip",
-    "charset",
-    "max_label_length",
-    "decoder_depth",
-    "decoder_heads",
-    "decoder_mlp_ratio",
-    "text_context_length",
-)
 
-
-def architecture_from_cfg(spec: str | Mapping) -> ClipArchitecture:
-    """A CLIP shape from a preset name, ``dict(preset=..., **overrides)`` or all fields."""
-    fields = {"preset": spec} if isinstance(spec, str) else dict(spec)
-    preset = fields.pop("preset", None)
-    if preset is not None:
-        if preset not in ARCHITECTURES:
-            raise ValueError(
-                f"unknown architecture preset {preset!r}; choose one of {', '.join(ARCHITECTURES)} "
-                "or give every ClipArchitecture field"
-            )
-        fields = {**ARCHITECTURES[preset].to_dict(), **fields}
-    try:
-        return ClipArchitecture.from_dict(fields)
-    except TypeError as error:
-        raise ValueError(f"architecture {dict(spec)}: {error}") from None
-
-
-def _structural_differences(ours: CLIP4STRConfig, theirs: CLIP4STRConfig) -> list[str]:
-    def normalised(config: CLIP4STRConfig) -> CLIP4STRConfig:
-        # A square patch may be written 16 or (16, 16).
-        return replace(config, clip=replace(config.clip, patch_size=config.clip.patch_hw))
-
-    ours, theirs = normalised(ours), normalised(theirs)
-    return [
-        f"{name}: config {getattr(ours, name)!r}, checkpoint {getattr(theirs, name)!r}"
-        for name in _STRUCTURAL_FIELDS
-        if getattr(ours, name) != getattr(theirs, name)
-    ]
+def config_from_fields(architecture: str | Mapping, fields: Mapping) -> CLIP4STRConfig:
+    """The model configuration a config file's ``model=dict(...)`` describes."""
+    unknown = sorted(set(fields) - set(CLIP4STRConfig.field_names()) | ({"clip"} & set(fields)))
+    if unknown:
+        raise TypeError(
+            f"CLIP4STRRecognizer got unknown arguments {unknown}; it takes `architecture`, "
+            f"the loading and training options, and these CLIP4STRConfig fields: "
+            f"{', '.join(n for n in CLIP4STRConfig.field_names() if n != 'clip')}"
+        )
+    return CLIP4STRConfig(clip=architecture_from_spec(architecture), **fields)
 
 
 def _load_named_weights(name_or_path: str, trust_checkpoint: bool) -> CLIP4STR | None:
     """The model of ``checkpoint=``; None (random init, with a warning) if 'default' is absent."""
     try:
-        path = hub.resolve_weights(name_or_path)
-    except hub.WeightsUnavailableError as error:
+        path = locate_weights(name_or_path)
+    except WeightsUnavailableError as error:
         if str(name_or_path) != "default":
             raise
         warnings.warn(
@@ -142,10 +111,34 @@ def _set_decoder_dropout(model: CLIP4STR, p: float) -> None:
 
 
 @MODELS.register_module()
+class CLIP4STRDataPreprocessor(TextRecogDataPreprocessor):
+    """MMOCR's recognition data preprocessor with ``CLIP4STR.read``'s normalisation.
+
+    ``mean``/``std`` are on [0, 1] RGB pixels, as in ``CLIP4STRConfig``; the recognizer fills
+    them in from its configuration when the config file leaves them out."""
+
+    def __init__(
+        self,
+        mean: Sequence[float] = (0.5, 0.5, 0.5),
+        std: Sequence[float] = (0.5, 0.5, 0.5),
+        bgr_to_rgb: bool = True,
+        **kwargs,
+    ):
+        super().__init__(mean=None, std=None, bgr_to_rgb=bgr_to_rgb, **kwargs)
+        self.clip4str_mean = tuple(mean)
+        self.clip4str_std = tuple(std)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)
+        data["inputs"] = normalize_pixels(data["inputs"], self.clip4str_mean, self.clip4str_std)
+        return data
+
+
+@MODELS.register_module()
 class CLIP4STRPostprocessor:
     """Greedy decoding of the cross-modal logits up to ``[E]`` into ``pred_text``.
 
-    ``pred_text.item`` is the text; ``pred_text.score`` the probability of each character and
+    ``pred_text.item`` is the text; ``pred_text.score`` the confidence of each character and
     then of the end token, as in ``Reading.char_confidences``: their product is the word's
     confidence, and an empty reading still has a score (MMOCR's inferencer averages it).
     """
@@ -159,7 +152,7 @@ class CLIP4STRPostprocessor:
         for decoded, sample in zip(self.tokenizer.decode(logits), data_samples):
             pred_text = LabelData()
             pred_text.item = decoded.text
-            pred_text.score = decoded.char_probs
+            pred_text.score = decoded.char_confidences
             sample.pred_text = pred_text
         return data_samples
 
@@ -169,30 +162,22 @@ class CLIP4STRRecognizer(BaseRecognizer):
     """MMOCR recognizer around :class:`~recognizer.CLIP4STR` (held as ``self.model``).
 
     Args:
-        architecture: CLIP shape: a preset name (see ``ARCHITECTURES``), ``dict(preset=...,
-            **field_overrides)`` or every :class:`ClipArchitecture` field.
-        charset, max_label_length, decoder_depth, decoder_heads, decoder_mlp_ratio, dropout,
-            refine_iters, decode: as in :class:`~recognizer.CLIP4STRConfig`.
+        architecture: CLIP shape: a preset name (``recognizer.clip_backbone.PRESETS``),
+            ``dict(preset=..., **field_overrides)`` or every ``ClipArchitecture`` field.
         checkpoint: weights loaded at build time: a known name (``recognizer.KNOWN_NAMES``) or
             a path. ``'default'`` falls back to random weights with a warning while the
             embedded default weights are not installed; anything else must load.
         trust_checkpoint: allow full unpickling of ``checkpoint`` (see ``from_checkpoint``).
         freeze_text_layers: CLIP text blocks (with the token and position embeddings) kept
             frozen in training; 6 when fine-tuning a pre-trained CLIP.
-        loss: keyword arguments of :class:`~recognizer.training.PermutationObjective`.
+        loss: keyword arguments of ``recognizer.training.objective.PermutationObjective``.
+        **config_fields: any other :class:`~recognizer.CLIP4STRConfig` field (``charset``,
+            ``refine_iters``, ``decode``, ``image_mean`` ...).
     """
 
     def __init__(
         self,
         architecture: str | Mapping,
-        charset: str = PRINTABLE_ASCII_94,
-        max_label_length: int = 25,
-        decoder_depth: int = 1,
-        decoder_heads: int = 8,
-        decoder_mlp_ratio: float = 4.0,
-        dropout: float = 0.1,
-        refine_iters: int = 1,
-        decode: DecodeMode = "ar",
         checkpoint: str | Path | None = None,
         trust_checkpoint: bool = False,
         freeze_text_layers: int = 0,
@@ -200,38 +185,23 @@ class CLIP4STRRecognizer(BaseRecognizer):
         data_preprocessor: Mapping | nn.Module | None = None,
         postprocessor: Mapping | None = None,
         init_cfg: Mapping | None = None,
+        **config_fields,
     ):
-        config = CLIP4STRConfig(
-            clip=architecture_from_cfg(architecture),
-            charset=charset,
-            max_label_length=max_label_length,
-            decoder_depth=decoder_depth,
-            decoder_heads=decoder_heads,
-            decoder_mlp_ratio=decoder_mlp_ratio,
-            dropout=dropout,
-            refine_iters=refine_iters,
-            decode=decode,
-        )
-        if data_preprocessor is None:
-            data_preprocessor = dict(
-                type="TextRecogDataPreprocessor",
-                mean=[255 * m for m in config.image_mean],
-                std=[255 * s for s in config.image_std],
-                bgr_to_rgb=True,
-            )
+        config = config_from_fields(architecture, config_fields)
         # Built here from MMOCR's registry: BaseModel would look in mmengine's root registry,
         # which only finds MMOCR's classes when the default scope happens to be 'mmocr'.
-        if isinstance(data_preprocessor, Mapping):
-            data_preprocessor = MODELS.build(data_preprocessor)
+        if not isinstance(data_preprocessor, nn.Module):
+            data_preprocessor = MODELS.build(
+                dict(data_preprocessor or dict(type="CLIP4STRDataPreprocessor")),
+                default_args=dict(mean=config.image_mean, std=config.image_std),
+            )
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.model = self._build_model(config, checkpoint, trust_checkpoint)
-        recipe.freeze_text_layers(self.model, freeze_text_layers)
-        objective = PermutationObjective(self.model, **(loss or {}))
-        # Kept out of the module tree: it holds ``self.model`` too, whose weights would then be
-        # saved twice. Only its optional CTC head has weights of its own.
-        object.__setattr__(self, "_objective", objective)
-        if objective.ctc_head is not None:
-            self.ctc_head = objective.ctc_head
+        self.model.freeze_text_layers(freeze_text_layers)
+        self.loss_settings = dict(loss or {})
+        self._objective = None
+        if self.loss_settings.get("ctc_weight", 0) > 0:
+            self.ctc_head = self._training_objective().ctc_head
         self.postprocessor = MODELS.build(
             postprocessor or dict(type="CLIP4STRPostprocessor"),
             default_args=dict(tokenizer=self.model.tokenizer),
@@ -245,7 +215,7 @@ class CLIP4STRRecognizer(BaseRecognizer):
         loaded = _load_named_weights(str(checkpoint), trust_checkpoint) if checkpoint else None
         if loaded is None:
             return CLIP4STR(config)
-        differences = _structural_differences(config, loaded.config)
+        differences = config.structural_differences(loaded.config)
         if differences:
             raise CheckpointError(
                 f"checkpoint={checkpoint!r} does not fit this config: " + "; ".join(differences)
@@ -254,6 +224,16 @@ class CLIP4STRRecognizer(BaseRecognizer):
         loaded.config = config
         _set_decoder_dropout(loaded, config.dropout)
         return loaded
+
+    def _training_objective(self):
+        if self._objective is None:
+            from recognizer.training.objective import PermutationObjective
+
+            # Kept out of the module tree (it holds ``self.model`` too, whose weights would
+            # then be saved twice); only its optional CTC head has weights of its own.
+            objective = PermutationObjective(self.model, **self.loss_settings)
+            object.__setattr__(self, "_objective", objective)
+        return self._objective
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -266,7 +246,7 @@ class CLIP4STRRecognizer(BaseRecognizer):
         if not isinstance(state, Mapping) or EMBEDDED_CONFIG_KEY not in state:
             return  # a released checkpoint: it describes no config
         saved = CLIP4STRConfig.from_dict(state[EMBEDDED_CONFIG_KEY])
-        differences = _structural_differences(self.model.config, saved)
+        differences = self.model.config.structural_differences(saved)
         if differences:
             raise CheckpointError(
                 "the checkpoint was saved from another CLIP4STR configuration: "
@@ -306,14 +286,15 @@ class CLIP4STRRecognizer(BaseRecognizer):
         if not keep:
             trainable = [p for p in self.parameters() if p.requires_grad]
             return dict(loss=sum(p.sum() for p in trainable) * 0.0)
-        parts = self._objective(inputs[keep], [labels[i] for i in keep])
+        objective = self._training_objective()
+        parts = objective(inputs[keep], [labels[i] for i in keep])
         device = parts.total.device
         losses = dict(
             loss=parts.total,
             visual_ce=torch.tensor(parts.visual, device=device),
             cross_ce=torch.tensor(parts.cross, device=device),
         )
-        if self._objective.ctc_head is not None:
+        if objective.ctc_head is not None:
             losses["ctc"] = torch.tensor(parts.ctc, device=device)
         return losses
 
@@ -324,36 +305,14 @@ def _accept_released_layout(
     """Load-state-dict pre-hook: released key names, and no silently random weights.
 
     Released checkpoints name the tensors ``clip_model.*``, ``visual_decoder.*`` and
-    ``cross_decoder.*``; here they live under ``model.``. Every tensor of the recognizer must
-    then be present with its shape: mmengine loads non-strictly and would only log the rest.
+    ``cross_decoder.*``; here they live under ``model.``.
     """
     inner = prefix + "model."
-    bare = tuple(prefix + part for part in _MODEL_PARTS)
+    bare = tuple(prefix + part for part in MODEL_PARTS)
     for key in [k for k in state_dict if k.startswith(bare)]:
         state_dict[inner + key[len(prefix) :]] = state_dict.pop(key)
-    expected = module.model.state_dict()
-    missing = [
-        inner + k
-        for k in expected
-        if inner + k not in state_dict and not k.endswith("num_batches_tracked")
-    ]
-    if missing:
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise CheckpointError(
-            f"{len(missing)} CLIP4STR tensors are missing from the checkpoint ({shown}); "
-            "refusing to leave them randomly initialised. Is it a CLIP4STR checkpoint, and "
-            "complete?"
-        )
-    wrong = [
-        f"{inner + k} {tuple(state_dict[inner + k].shape)} (model: {tuple(v.shape)})"
-        for k, v in expected.items()
-        if inner + k in state_dict and state_dict[inner + k].shape != v.shape
-    ]
-    if wrong:
-        raise CheckpointError(
-            f"checkpoint tensors do not fit the configured CLIP4STR: {'; '.join(wrong[:3])}. "
-            "Does the config's architecture/charset match the checkpoint?"
-        )
+    expected = {inner + k: v for k, v in module.model.state_dict().items()}
+    check_state_fits(expected, state_dict, "the checkpoint for CLIP4STRRecognizer")
     # Released files carry no configuration; mark that, instead of a missing key warning.
     state_dict.setdefault(prefix + "_extra_state", None)
 
@@ -372,13 +331,15 @@ class CLIP4STROptimWrapperConstructor:
         self.decoder_lr_scale = float((paramwise_cfg or {}).get("decoder_lr_scale", 1.0))
 
     def __call__(self, model: torch.nn.Module):
+        from recognizer.training.trainer import parameter_groups
+
         if is_model_wrapper(model):
             model = model.module
         cfg = copy.deepcopy(self.optim_wrapper_cfg)
         optimizer_cfg = dict(cfg.pop("optimizer"))
         lr = optimizer_cfg["lr"]
         weight_decay = optimizer_cfg.get("weight_decay", 0.0)
-        groups = recipe.parameter_groups(model.model, lr, self.decoder_lr_scale, weight_decay)
+        groups = parameter_groups(model.model, lr, self.decoder_lr_scale, weight_decay)
         others = [
             p
             for name, p in model.named_parameters()

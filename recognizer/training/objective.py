@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .model import CLIP4STR
+from ..model import CLIP4STR
 
 
 def factorisation_orders(num_chars: int, count: int, generator: torch.Generator) -> torch.Tensor:

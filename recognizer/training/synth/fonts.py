@@ -7,9 +7,9 @@ like symbol, emoji, math, icon or music fonts are skipped before they are even o
 fonts whose Latin glyphs are pixel-identical to an earlier font's (Noto's per-script fonts
 carry copies of Noto Sans' Latin; fonts-liberation and fonts-liberation2 overlap) are kept once.
 
-Checking the ~1100 files that recognizer/synth/install_training_assets.sh installs takes 15-25 s on
-one core, so the result is cached as JSON (``$SYNTH_CACHE_DIR``, else ~/.cache/ocr-synth),
-keyed on the paths, sizes and modification times of the font files.
+Checking the ~1100 files that recognizer/training/synth/install_training_assets.sh installs
+takes 15-25 s on one core, so the result is cached as JSON (``$SYNTH_CACHE_DIR``, else
+~/.cache/ocr-synth), keyed on the paths, sizes and modification times of the font files.
 """
 
 from __future__ import annotations

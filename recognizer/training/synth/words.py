@@ -29,7 +29,8 @@ DICTIONARY_FILES = (
     "/usr/share/dict/british-english",
     "/usr/share/dict/words",
 )
-# Used only when no dictionary is installed (see recognizer/synth/install_training_assets.sh).
+# Used only when no dictionary is installed
+# (see recognizer/training/synth/install_training_assets.sh).
 _FALLBACK_WORDS = (
     "the of and to in is you that it he was for on are as with his they at be this have from or"
     " one had by word but not what all were we when your can said there use an each which she do"

@@ -89,7 +89,7 @@ class WordRenderer:
         fonts = list(fonts) if fonts is not None else discover_fonts()
         if not fonts:
             raise RuntimeError(
-                "no usable fonts found: run recognizer/synth/install_training_assets.sh"
+                "no usable fonts found: run recognizer/training/synth/install_training_assets.sh"
             )
         self.families = list(font_families(fonts).values())
         full = [f for f in fonts if len(f.coverage) == 94]

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Install the assets that the synthetic word renderer (recognizer/synth) trains from:
+# Install the assets that the synthetic word renderer (recognizer/training/synth) trains from:
 # Latin fonts from Debian fonts-* packages and English word lists for /usr/share/dict.
 #
 # Idempotent: packages already installed are not touched, and apt is not run at all when
 # everything is present. Packages that this Debian release does not have are skipped with a
 # warning. Needs root (or sudo) only when something is missing.
 #
-# Usage: recognizer/synth/install_training_assets.sh [--check]
+# Usage: recognizer/training/synth/install_training_assets.sh [--check]
 #   --check   only report what is missing; exit 1 if anything is.
 set -euo pipefail
 

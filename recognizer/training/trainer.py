@@ -1,6 +1,6 @@
 """Train a CLIP4STR recognizer on rendered words plus real crops, resumably, on CPU or GPU.
 
-    python -m recognizer.train --out runs/default --steps 60000 \\
+    python -m recognizer.training --out runs/default --steps 60000 \\
         --real ../shared/data/real_train
 
 Progress goes to ``OUT/train.log``; ``OUT/last.pt`` is rewritten every ``--checkpoint-every``
@@ -27,10 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .clip_backbone import SMALL_CONV
-from .metrics import word_accuracy
-from .model import CLIP4STR, CLIP4STRConfig
-from .training import PermutationObjective, grow_image_tower, load_ctc_head, save_ctc_head
+from ..clip_backbone import SMALL_CONV
+from ..config import CLIP4STRConfig
+from ..metrics import word_accuracy
+from ..model import CLIP4STR
+from .objective import PermutationObjective, grow_image_tower, load_ctc_head, save_ctc_head
 
 
 @dataclass
@@ -114,17 +115,6 @@ def parameter_groups(model: CLIP4STR, lr: float, decoder_lr_scale: float, weight
     ]
 
 
-def freeze_text_layers(model: CLIP4STR, count: int) -> None:
-    """Freeze token/position embeddings and the first ``count`` text blocks (fine-tuning)."""
-    if count <= 0:
-        return
-    clip = model.clip_model
-    frozen = [clip.token_embedding, *clip.transformer.resblocks[:count]]
-    for module in frozen:
-        module.requires_grad_(False)
-    clip.positional_embedding.requires_grad_(False)
-
-
 class WeightAverage:
     """An exponential moving average of a model's weights, validated beside the model itself.
 
@@ -177,7 +167,7 @@ class Trainer:
             else None
         )
         self.model = self._build_model(saved).to(args.device)
-        freeze_text_layers(self.model, args.freeze_text_layers)
+        self.model.freeze_text_layers(args.freeze_text_layers)
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
@@ -458,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .synth.stream import AUGMENTATIONS
 
     p = argparse.ArgumentParser(
-        prog="python -m recognizer.train",
+        prog="python -m recognizer.training",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

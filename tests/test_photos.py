@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.images import find_images, load_image
+from pipeline.photos import find_photos, load_photo
 from recognizer.images import ImageError
 
 
@@ -12,7 +12,7 @@ def test_huge_image_is_refused_from_its_header(tmp_path):
     path = tmp_path / "huge.png"
     Image.new("L", (4000, 3000)).save(path)
     with pytest.raises(ImageError, match="huge.png.*more than"):
-        load_image(path, max_pixels=10_000_000)
+        load_photo(path, max_pixels=10_000_000)
 
 
 def test_modes_become_rgb_and_exif_rotation_is_applied(tmp_path):
@@ -20,9 +20,9 @@ def test_modes_become_rgb_and_exif_rotation_is_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 8  # rotate 90 degrees counter-clockwise to display
     Image.new("RGB", (80, 20), "white").save(path, exif=exif)
-    image = load_image(path)
+    image = load_photo(path)
     assert image.shape == (80, 20, 3) and image.dtype == np.uint8
-    assert load_image(Image.new("LA", (5, 6))).shape == (6, 5, 3)
+    assert load_photo(Image.new("LA", (5, 6))).shape == (6, 5, 3)
 
 
 def test_bad_files_are_named(tmp_path):
@@ -30,12 +30,12 @@ def test_bad_files_are_named(tmp_path):
     (tmp_path / "text.jpg").write_text("hello")
     for name in ("empty.png", "text.jpg"):
         with pytest.raises(ImageError, match=name):
-            load_image(tmp_path / name)
+            load_photo(tmp_path / name)
 
 
-def test_find_images_walks_folders_and_keeps_image_extensions(tmp_path):
+def test_find_photos_walks_folders_and_keeps_image_extensions(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.JPG", "a/b/y.png", "z.webp", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
-    found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_photos(tmp_path)]
     assert found == ["a/b/y.png", "a/x.JPG", "z.webp"]

@@ -1,10 +1,10 @@
-"""Export a training run's model for shipping: ``python -m recognizer.export RUN TARGET``.
+"""Export a training run's model for shipping: ``python -m recognizer.training.export RUN TARGET``.
 
 Takes ``RUN/best/`` (the checkpoint chosen on the validation split) or, with ``--last``,
 the model in ``RUN/last.pt``, and writes ``TARGET/model.safetensors`` + ``config.json``,
 float16 by default (half the size; the model computes in float32 after loading), plus the
 run's ``training.json`` figures and the training-only CTC head (``ctc_head.safetensors``,
-about 75 kB for the default model), which ``python -m recognizer.train --init TARGET`` loads
+about 75 kB for the default model), which ``python -m recognizer.training --init TARGET`` loads
 so that a further run does not start that head from random weights. The head comes from
 ``best/`` or, for runs whose ``best/`` lacks it, from ``last.pt``.
 """
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .model import CLIP4STR, CLIP4STRConfig
-from .training import CTC_HEAD_FILE, save_ctc_head
+from ..config import CLIP4STRConfig
+from ..model import CLIP4STR
+from .objective import CTC_HEAD_FILE, save_ctc_head
 
 
 def load_last(run: Path) -> dict:
@@ -64,7 +65,7 @@ def export(run: Path, target: Path, last: bool = False, dtype: torch.dtype = tor
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m recognizer.export",
+        prog="python -m recognizer.training.export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

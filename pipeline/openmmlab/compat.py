@@ -120,7 +120,7 @@ def compiled_mmcv_ops_available() -> bool:
 # stand-in never returns an op result, so it cannot silently change results.
 # ---------------------------------------------------------------------------
 
-_STANDIN_ORIGIN = "stand-in installed by recognizer.compat (no compiled ops)"
+_STANDIN_ORIGIN = "stand-in installed by pipeline.openmmlab.compat (no compiled ops)"
 
 
 def _probe_real_mmcv_ext() -> tuple[bool, str]:
@@ -448,14 +448,14 @@ def _refused_message(filename: str, error: Exception, serialization: Any) -> str
         return (
             f"{filename}: cannot be loaded as plain tensors/numpy data ({detail}). The file "
             "may be corrupt or truncated, or (if you trust it) need full unpickling: see "
-            "recognizer.compat.trusted_checkpoints."
+            "pipeline.openmmlab.trusted_checkpoints."
         )
     return (
         f"{filename}: this checkpoint holds pickled Python objects besides tensors and numpy "
         f"data ({', '.join(rejected)}), e.g. a full mmengine runner checkpoint with "
         "message_hub or optimizer state. Unpickling them can run arbitrary code, so it was "
         "refused (torch weights_only load). If you trust where the file comes from, load it "
-        "inside `with recognizer.compat.trusted_checkpoints(path):`."
+        "inside `with pipeline.openmmlab.trusted_checkpoints(path):`."
     )
 
 

@@ -1,0 +1,258 @@
+"""The batch layer: many photos in, one result file per photo out, resumably.
+
+- ``plan_jobs``: every photo of the inputs (files and folders) and the file it is written to;
+- ``Job.is_done`` / ``pending``: skip-if-done (a job is done when all its outputs exist);
+- ``write_atomically``: a file is either complete or absent, whatever stops the run;
+- ``stream_outcomes``: the local engine, photos through ``OCRPipeline`` in chunks with the
+  next chunk loaded and detected in a background thread;
+- ``run_jobs``: all of it together, with a progress bar and a report of the bad files.
+
+The command line (``pipeline.cli``) is a thin shell over ``run_jobs``; other engines (a
+service, a distributed runner) reuse the planning, skipping and writing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recognizer import ImageError
+
+from .photos import find_photos, load_photo
+from .result import OCRResult
+from .visualize import draw_overlay
+
+if TYPE_CHECKING:  # the pipeline imports this module for ``ocr_many``
+    from .core import OCRPipeline
+
+OVERLAY_SUFFIX = ".overlay.jpg"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One photo and the JSON file its result goes to (None: nothing is written)."""
+
+    photo: Path
+    target: Path | None
+
+    @property
+    def overlay(self) -> Path | None:
+        return None if self.target is None else self.target.with_suffix(OVERLAY_SUFFIX)
+
+    def outputs(self, visualize: bool = False) -> list[Path]:
+        if self.target is None:
+            return []
+        return [self.target, self.overlay] if visualize else [self.target]
+
+    def is_done(self, visualize: bool = False) -> bool:
+        outputs = self.outputs(visualize)
+        return bool(outputs) and all(path.exists() for path in outputs)
+
+
+@dataclass
+class BatchReport:
+    """What a batch run did: photos read, skipped as already done, and failures."""
+
+    read: int = 0
+    skipped: int = 0
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
+    """One job per photo of the inputs; a folder's photos keep their paths relative to it.
+
+    Photos inside ``out`` (an output folder within an input folder) are not inputs.
+
+    Raises ``ValueError`` when two photos would be written to the same file.
+    """
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    owners: dict[Path, Path] = {}  # JSON file -> the photo it is for
+    out_dir = out.resolve() if out is not None else None
+    for item in inputs:
+        if item.is_dir():
+            found = [
+                (p, p.relative_to(item))
+                for p in find_photos(item)
+                if out_dir is None or not p.resolve().is_relative_to(out_dir)
+            ]
+        else:
+            found = [(item, Path(item.name))]
+        for photo, relative in found:
+            resolved = photo.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            target = out / relative.parent / f"{relative.name}.json" if out else None
+            if target is not None:
+                if target in owners:
+                    raise ValueError(
+                        f"{owners[target]} and {photo} would both be written to {target}; "
+                        "read them in separate runs or with different --out folders"
+                    )
+                owners[target] = photo
+            jobs.append(Job(photo, target))
+    return jobs
+
+
+def pending(jobs: list[Job], overwrite: bool = False, visualize: bool = False) -> list[Job]:
+    """The jobs still to do: all with ``overwrite``, else those not done yet."""
+    return [job for job in jobs if overwrite or not job.is_done(visualize)]
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give it a new file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(job: Job, result: OCRResult, visualize: bool = False) -> None:
+    """The job's files; the JSON last, so that it marks a job whose every output is written."""
+    if job.target is None:
+        return
+    if visualize:
+        buffer = io.BytesIO()
+        draw_overlay(load_photo(job.photo), result).save(buffer, format="JPEG", quality=90)
+        write_atomically(job.overlay, buffer.getvalue())
+    write_atomically(job.target, result.to_json().encode())
+
+
+# ------------------------------------------------------------------ the local engine
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+_DONE = object()
+
+
+def stream_outcomes(
+    pipeline: OCRPipeline, items: Iterable, images_per_batch: int = 4, overlap: bool = True
+) -> Iterator[tuple[object, OCRResult | ImageError]]:
+    """Yield ``(input, OCRResult | ImageError)`` for each input, in input order.
+
+    Inputs go through in chunks of ``images_per_batch`` (the crops of a chunk share
+    recognizer batches). With ``overlap`` a background thread loads and detects the next
+    chunk while this one is read; at most two chunks are held at a time, so memory stays
+    flat however many inputs there are.
+    """
+    chunks = _chunks(items, images_per_batch)
+    if not overlap:
+        for chunk in chunks:
+            yield from pipeline.read_chunk(pipeline.detect_chunk(chunk))
+        return
+    detected: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        """Queue ``item`` unless the consumer has gone away."""
+        while not stop.is_set():
+            try:
+                detected.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for chunk in chunks:
+                if not offer(pipeline.detect_chunk(chunk)):
+                    return
+            offer(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            offer(_Failure(error))
+
+    worker = threading.Thread(target=produce, name="ocr-detect", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk = detected.get()
+            if chunk is _DONE:
+                break
+            if isinstance(chunk, _Failure):
+                raise chunk.error
+            yield from pipeline.read_chunk(chunk)
+    finally:
+        stop.set()
+        worker.join()
+
+
+def run_jobs(
+    pipeline: OCRPipeline,
+    jobs: list[Job],
+    *,
+    overwrite: bool = False,
+    visualize: bool = False,
+    images_per_batch: int = 4,
+    overlap: bool = True,
+    progress: bool = False,
+    on_result: Callable[[Job, OCRResult], None] | None = None,
+) -> BatchReport:
+    """Read the jobs not done yet, write their outputs, and report.
+
+    A photo that cannot be read is recorded in the report and the run goes on.
+    ``on_result`` is called for each result after its files are written (e.g. to print it).
+    """
+    from tqdm import tqdm
+
+    todo = pending(jobs, overwrite, visualize)
+    report = BatchReport(skipped=len(jobs) - len(todo))
+    by_photo = {job.photo: job for job in todo}
+    bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
+    photos = [job.photo for job in todo]
+    try:
+        for photo, outcome in stream_outcomes(pipeline, photos, images_per_batch, overlap):
+            bar.update(1)
+            if isinstance(outcome, ImageError):
+                report.failures.append((photo, str(outcome)))
+                continue
+            job = by_photo[photo]
+            write_outputs(job, outcome, visualize)
+            report.read += 1
+            if on_result is not None:
+                on_result(job, outcome)
+    finally:
+        bar.close()
+    return report

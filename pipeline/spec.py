@@ -1,0 +1,71 @@
+"""``PipelineSpec``: a pipeline described by names and settings, built where it runs.
+
+A spec is small and picklable (strings, numbers, a dict), so it can be sent to another
+process or machine, which builds the detector and recognizer there; ``OCRPipeline`` itself
+holds loaded models.
+
+>>> spec = PipelineSpec(recognizer="clip4str-base", device="cuda:0")
+>>> OCRPipeline.from_spec(spec).ocr("photo.jpg")
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import recognizer
+
+from .photos import DEFAULT_MAX_PIXELS
+from .stages import Detector, Recognizer
+from .word_splitting import WordSplitter
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Which models, with which settings.
+
+    ``detector``: a name (``default``, ``dbnet``, ``dbnetpp``) or an MMOCR config path;
+    ``recognizer``: a name (``default``, ``clip4str-base`` ...), a checkpoint or an ONNX
+    export folder; ``recognizer_backend``: ``torch`` (exact), ``onnx`` or ``onnx-int8``;
+    ``recognizer_precision``: ``fp32`` (exact) or ``bf16`` (autocast, torch backend).
+    ``split_words``: ``WordSplitter`` settings to cut the detector's lines into words, for
+    detectors that find lines (``{}`` for the defaults; the default detector's config
+    already does it); None keeps the detector's regions as they are.
+    Words read with a confidence below ``min_confidence`` are left out of the result.
+    """
+
+    detector: str = "default"
+    recognizer: str = "default"
+    device: str = "cpu"
+    detector_weights: str | None = None
+    recognizer_backend: str = "torch"
+    recognizer_precision: str = "fp32"
+    trust_checkpoint: bool = False
+    split_words: dict | None = None
+    batch_size: int = 64
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_confidence: float = 0.0
+    # Free-form labels recorded in each result's "models" (defaults: the two names).
+    labels: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def build_detector(self) -> Detector:
+        from .openmmlab.detector import MMOCRDetector  # loads the OpenMMLab stack
+
+        return MMOCRDetector(self.detector, weights=self.detector_weights, device=self.device)
+
+    def build_recognizer(self) -> Recognizer:
+        return recognizer.load(
+            self.recognizer,
+            device=self.device,
+            trust_checkpoint=self.trust_checkpoint,
+            backend=self.recognizer_backend,
+            precision=self.recognizer_precision,
+        )
+
+    def build_word_splitter(self) -> WordSplitter | None:
+        return None if self.split_words is None else WordSplitter(**self.split_words)
+
+    def model_labels(self) -> dict[str, str]:
+        return {"detector": str(self.detector), "recognizer": str(self.recognizer), **self.labels}

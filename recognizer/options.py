@@ -1,0 +1,67 @@
+"""Command-line options that choose and run a recognizer.
+
+Shared by ``python -m recognizer`` and ``ocr-pipeline``, so that one thing has one name in
+both: ``--recognizer``, ``--recognizer-backend``, ``--recognizer-precision``,
+``--trust-checkpoint``, ``--device`` and ``--batch-size``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .hub import BACKENDS, KNOWN_NAMES, load
+from .reading import PRECISIONS
+
+
+def add_recognizer_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--recognizer",
+        default="default",
+        help=f"recognizer name ({', '.join(KNOWN_NAMES)}), checkpoint file or folder, or ONNX "
+        "export folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--recognizer-backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch: PyTorch, exact; onnx: ONNX Runtime on the CPU, exported on first use into "
+        "the models folder; onnx-int8: the same with an int8 image encoder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--recognizer-precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32: exact; bf16: bfloat16 autocast, for GPUs and CPUs with AMX/AVX-512 BF16 "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="word crops per recognizer batch (default: 64)"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow recognizer checkpoints that need full unpickling (only files you trust)",
+    )
+
+
+def add_former_names(parser: argparse.ArgumentParser) -> None:
+    """Earlier names of the options (``--checkpoint``, ``--backend``, ``--precision``), still
+    accepted so that existing scripts run, and left out of ``--help``."""
+    for former, dest in (
+        ("--checkpoint", "recognizer"),
+        ("--backend", "recognizer_backend"),
+        ("--precision", "recognizer_precision"),
+    ):
+        parser.add_argument(former, dest=dest, help=argparse.SUPPRESS)
+
+
+def load_from_options(args: argparse.Namespace):
+    """The recognizer the parsed options describe (see ``recognizer.load``)."""
+    return load(
+        args.recognizer,
+        device=args.device,
+        trust_checkpoint=args.trust_checkpoint,
+        backend=args.recognizer_backend,
+        precision=args.recognizer_precision,
+    )
