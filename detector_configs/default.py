@@ -17,7 +17,7 @@ model = dict(
     type="PPOCRDBDetector",
     model_file=None,  # None: the detection model inside the installed rapidocr package
     num_threads=0,  # onnxruntime's choice (all cores)
-    # PP-OCR's input: BGR (as OpenCV loads it), pixel / 255 normalised with mean 0.5, std 0.5.
+    # PP-OCR's input: BGR (as OpenCV loads it), pixel / 255 normalized with mean 0.5, std 0.5.
     data_preprocessor=dict(
         type="TextDetDataPreprocessor",
         mean=[127.5, 127.5, 127.5],

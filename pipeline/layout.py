@@ -19,7 +19,7 @@ class Box:
     polygon: np.ndarray  # (N, 2)
 
     @property
-    def centre(self) -> np.ndarray:
+    def center(self) -> np.ndarray:
         return self.polygon.mean(0)
 
     @property
@@ -64,7 +64,7 @@ def group_into_lines(
 
     Words are taken left to right; a word joins a line when it overlaps that line's last
     word vertically by ``min_overlap`` of the smaller height and starts at most ``max_gap``
-    word heights after it. Lines are then ordered top to bottom (by their vertical centre),
+    word heights after it. Lines are then ordered top to bottom (by their vertical center),
     and lines side by side (columns) left to right when they share a band.
     """
     boxes = sorted(

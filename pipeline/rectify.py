@@ -3,7 +3,7 @@
 Quadrilaterals are unwarped with one perspective transform. Longer polygons (curved text)
 are split into a top and a bottom boundary, both resampled to the same number of points,
 and every slice between consecutive point pairs is unwarped on its own; the slices are laid
-side by side, which straightens text along its centre line.
+side by side, which straightens text along its center line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ Polygon = np.ndarray  # (N, 2) float32 points in image pixels, N >= 4
 class Crop:
     image: np.ndarray  # HxWx3 RGB uint8
     # True when the region is taller than wide: its text may run vertically, so the
-    # recogniser also reads the crop turned by 90 degrees either way.
+    # recognizer also reads the crop turned by 90 degrees either way.
     vertical: bool
 
 
@@ -40,8 +40,8 @@ def order_quadrilateral(quad: Polygon) -> Polygon:
     read in both 90-degree turns as well, see ``Crop.vertical``).
     """
     quad = np.asarray(quad, dtype=np.float32).reshape(4, 2)
-    centre = quad.mean(0)
-    angles = np.arctan2(quad[:, 1] - centre[1], quad[:, 0] - centre[0])
+    center = quad.mean(0)
+    angles = np.arctan2(quad[:, 1] - center[1], quad[:, 0] - center[0])
     quad = quad[np.argsort(angles)]  # clockwise in image coordinates (y down)
     edges = np.roll(quad, -1, axis=0) - quad
     rightwards = edges[:, 0] / (np.linalg.norm(edges, axis=1) + 1e-6)
@@ -112,7 +112,7 @@ def resample(chain: Polygon, count: int) -> Polygon:
 
 
 def unwarp_curved(image: np.ndarray, polygon: Polygon, slices: int = 8) -> np.ndarray:
-    """Straighten curved text slice by slice along its centre line."""
+    """Straighten curved text slice by slice along its center line."""
     top, bottom = split_boundaries(polygon)
     top, bottom = resample(top, slices + 1), resample(bottom, slices + 1)
     height = int(round(np.mean(np.linalg.norm(top - bottom, axis=1))))

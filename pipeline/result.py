@@ -102,8 +102,18 @@ class Word:
         )
 
 
+class _WordGroup:
+    """A line or a block: its confidence is the mean of its words' (0.0 without words)."""
+
+    words: list[Word]
+
+    @property
+    def confidence(self) -> float:
+        return _mean([w.confidence for w in self.words])
+
+
 @dataclass
-class Line:
+class Line(_WordGroup):
     polygon: Polygon
     words: list[Word] = field(default_factory=list)
 
@@ -111,14 +121,9 @@ class Line:
     def text(self) -> str:
         return " ".join(w.text for w in self.words if w.text)
 
-    @property
-    def confidence(self) -> float:
-        """Mean confidence of the line's words; 0.0 for a line without words."""
-        return _mean([w.confidence for w in self.words])
-
 
 @dataclass
-class Block:
+class Block(_WordGroup):
     polygon: Polygon
     lines: list[Line] = field(default_factory=list)
 
@@ -129,11 +134,6 @@ class Block:
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines if line.text)
-
-    @property
-    def confidence(self) -> float:
-        """Mean confidence of all words of the block (not of its lines' means)."""
-        return _mean([w.confidence for w in self.words])
 
 
 @dataclass

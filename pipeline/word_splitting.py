@@ -76,7 +76,7 @@ class LineFrame:
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    """A single-channel uint8 view of a BGR or grey image."""
+    """A single-channel uint8 view of a BGR or gray image."""
     if image.ndim == 2:
         return image
     return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY)

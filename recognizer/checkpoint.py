@@ -221,7 +221,7 @@ def check_state_fits(
 ) -> None:
     """Refuse a state dict that lacks a tensor of ``expected`` or has one of another shape.
 
-    Loading non-strictly would leave those tensors randomly initialised, silently."""
+    Loading non-strictly would leave those tensors randomly initialized, silently."""
     missing = [k for k in expected if k not in state]
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")

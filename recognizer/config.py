@@ -12,7 +12,7 @@ from .tokenizer import PRINTABLE_ASCII_94
 DecodeMode = Literal["ar", "nar"]
 CONFIG_FORMAT_VERSION = 1
 # Fields that change what the weights mean; the others (refine_iters, decode, dropout,
-# normalisation) are inference or training settings that may differ from a checkpoint's.
+# normalization) are inference or training settings that may differ from a checkpoint's.
 STRUCTURAL_FIELDS = (
     "clip",
     "charset",
@@ -39,7 +39,7 @@ class CLIP4STRConfig:
     text_context_length: int = 16
     refine_iters: int = 1
     decode: DecodeMode = "ar"
-    # Inference normalisation; the published numbers were measured with 0.5 / 0.5.
+    # Inference normalization; the published numbers were measured with 0.5 / 0.5.
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     extra: dict = field(default_factory=dict)

@@ -24,7 +24,7 @@ Branch = Literal["visual", "cross"]
 
 class DecodingBackend(Protocol):
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Normalised images ``(B, 3, H, W)`` -> image tokens ``(B, N, D)``."""
+        """Normalized images ``(B, 3, H, W)`` -> image tokens ``(B, N, D)``."""
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """CLIP BPE tokens ``(B, L)`` -> text tokens ``(B, L, D)``."""

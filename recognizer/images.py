@@ -40,7 +40,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def array_to_image(array: np.ndarray) -> Image.Image:
-    """A PIL RGB image from an HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA) array.
+    """A PIL RGB image from an HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA) array.
 
     uint8 arrays are taken as they are; float arrays are expected in [0, 1].
     """
@@ -75,7 +75,7 @@ def image_to_tensor(
     mean: Sequence[float],
     std: Sequence[float],
 ) -> torch.Tensor:
-    """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalise."""
+    """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalize."""
     height, width = size
     resized = image.resize((width, height), Image.BICUBIC)
     pixels = torch.from_numpy(np.array(resized)).permute(2, 0, 1)
@@ -87,7 +87,7 @@ def normalize_pixels(
 ) -> torch.Tensor:
     """``(pixels / 255 - mean) / std`` for 0-255 RGB pixels ``(..., 3, H, W)``, in float32.
 
-    Every path into the model (``read``, the MMOCR data preprocessor) normalises here, so
+    Every path into the model (``read``, the MMOCR data preprocessor) normalizes here, so
     that they give the model bit-identical inputs."""
     scaled = pixels.float() / 255.0
     mean_t = torch.tensor(mean, dtype=torch.float32, device=scaled.device).view(3, 1, 1)
@@ -101,5 +101,5 @@ def preprocess_batch(
     mean: Sequence[float],
     std: Sequence[float],
 ) -> torch.Tensor:
-    """``(N, 3, H, W)`` normalised tensor of the given crops."""
+    """``(N, 3, H, W)`` normalized tensor of the given crops."""
     return torch.stack([image_to_tensor(as_rgb_image(i), size, mean, std) for i in images])

@@ -26,7 +26,7 @@ __all__ = ["CLIP4STR", "CLIP4STRConfig", "DecodeMode"]
 
 
 class CLIP4STR(WordReader, nn.Module):
-    """The CLIP4STR recognizer; ``forward`` maps normalised images to cross-modal logits."""
+    """The CLIP4STR recognizer; ``forward`` maps normalized images to cross-modal logits."""
 
     def __init__(self, config: CLIP4STRConfig):
         super().__init__()
@@ -133,14 +133,8 @@ class CLIP4STR(WordReader, nn.Module):
     def decoding_backend(self) -> TorchBackend:
         return TorchBackend(self)
 
-    def forward(
-        self,
-        images: torch.Tensor,
-        refine_iters: int | None = None,
-        decode: DecodeMode | None = None,
-    ) -> torch.Tensor:
-        """Cross-modal logits ``(B, T, num_classes)``, T <= max_label_length + 1."""
-        return self.decode_logits(images, refine_iters, decode)
+    # ``model(images, refine_iters, decode)``: cross-modal logits ``(B, T, num_classes)``.
+    forward = WordReader.decode_logits
 
     def read(self, *args, **kwargs):
         """``WordReader.read`` in evaluation mode (dropout off), whatever mode the module is in."""

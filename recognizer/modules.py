@@ -55,7 +55,7 @@ def attend(
 class TwoStreamDecoderLayer(nn.Module):
     """Pre-LayerNorm decoder layer with a query stream and a content stream.
 
-    Both streams attend to the (normalised) content, then to the memory, then pass an MLP.
+    Both streams attend to the (normalized) content, then to the memory, then pass an MLP.
     The query stream carries position queries and produces the predictions; the content
     stream carries the character context and is only needed when another layer follows.
     The attention layers are ``nn.MultiheadAttention`` modules (their parameter names are

@@ -75,12 +75,12 @@ class WordReader:
         refine_iters: int | None = None,
         decode: DecodeMode | None = None,
     ) -> torch.Tensor:
-        """Cross-modal logits ``(B, T, num_classes)`` of normalised images, T <= 26."""
+        """Cross-modal logits ``(B, T, num_classes)`` of normalized images, T <= 26."""
         refine_iters = self.config.refine_iters if refine_iters is None else refine_iters
         return self.decoding()(images, refine_iters, decode or self.config.decode)
 
     def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
-        """Crops (paths, PIL images or arrays) as a normalised batch on the reader's device."""
+        """Crops (paths, PIL images or arrays) as a normalized batch on the reader's device."""
         cfg = self.config
         batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
         return batch.to(self.device)

@@ -1,7 +1,7 @@
 """Detector weights: downloaded once from a config's ``load_from``, clear errors without them.
 
 A server on loopback stands in for MMOCR's model zoo; the checkpoint it serves is a real
-DBNet-R18 checkpoint in MMOCR's format (freshly initialised weights: only loading matters).
+DBNet-R18 checkpoint in MMOCR's format (freshly initialized weights: only loading matters).
 """
 
 import threading

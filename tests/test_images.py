@@ -32,8 +32,8 @@ def test_numpy_inputs_match_pil_inputs():
     rgb = np.random.default_rng(0).integers(0, 255, (20, 60, 3), dtype=np.uint8)
     assert torch.equal(_tensor(rgb), _tensor(Image.fromarray(rgb)))
     assert torch.equal(_tensor(rgb.astype(np.float32) / 255.0), _tensor(rgb))
-    grey = rgb[:, :, 0]
-    assert torch.equal(_tensor(grey), _tensor(Image.fromarray(grey)))
+    gray = rgb[:, :, 0]
+    assert torch.equal(_tensor(gray), _tensor(Image.fromarray(gray)))
     rgba = np.dstack([rgb, np.full((20, 60), 255, np.uint8)])
     assert torch.equal(_tensor(rgba), _tensor(rgb))
 

@@ -1,12 +1,14 @@
 """The ONNX export runs with ONNX Runtime and decodes like the PyTorch module."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from conftest import SHARED, released_layout_checkpoint, run_module
 
 import recognizer
 from recognizer import CLIP4STR, CLIP4STRConfig
-from recognizer.clip_backbone import ClipArchitecture
+from recognizer.clip_backbone import SMALL_CONV
 from recognizer.onnx_backend import OnnxExportError, OnnxRecognizer, export_onnx
 
 VARIANTS = ["random", "early_eos"]
@@ -56,19 +58,10 @@ def test_read_gives_the_words_of_pytorch_at_any_batch_size(exported, reference_c
 
 def test_deeper_decoders_and_another_input_size_export_too(tmp_path):
     torch.manual_seed(0)
-    arch = ClipArchitecture(
-        embed_dim=32,
-        image_size=(32, 128),
-        patch_size=(8, 8),
-        vision_width=32,
-        vision_layers=1,
-        vision_heads=2,
-        vision_mlp_ratio=4.0,
-        text_width=32,
-        text_layers=1,
-        text_heads=2,
-        text_mlp_ratio=4.0,
-    )
+    # CLIP's own patch embedding (no conv stem), 32 wide, a 4x16 token grid.
+    widths = dict(embed_dim=32, vision_width=32, text_width=32, vision_heads=2, text_heads=2)
+    arch = replace(SMALL_CONV, **widths, vision_layers=1, text_layers=1, patch_size=(8, 8))
+    arch = replace(arch, stem="patch", context_length=77, vision_mlp_ratio=4.0)
     model = CLIP4STR(CLIP4STRConfig(clip=arch, decoder_depth=2, decoder_heads=4)).eval()
     images = torch.randn(3, 3, 32, 128)
     with torch.inference_mode():

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 from conftest import DATA, REPO, run_module
 
-from pipeline.cli import plan_jobs
-
 SCENES = DATA / "icdar2015_dev_scenes" / "images"
 
 
@@ -41,7 +39,7 @@ def test_folder_run_writes_json_names_bad_files_and_resumes(
     assert written == ["img_26.jpg.json", "street/img_29.jpg.json"]
     for path in out.rglob("*.json"):
         data = json.loads(path.read_text())
-        assert data["schema_version"] == 1 and data["words"], path
+        assert data["schema_version"] == 2 and data["words"], path
         assert all(len(w["polygon"]) >= 4 for w in data["words"])
     failures = [line for line in first.stderr.splitlines() if line.startswith("failed: ")]
     assert len(failures) == 3
@@ -65,27 +63,8 @@ def test_several_photos_print_one_json_line_each_and_name_the_bad_one(
     assert run.returncode == 1
     results = [json.loads(line) for line in run.stdout.splitlines()]
     assert [Path(r["image"]["path"]).name for r in results] == ["img_26.jpg", "img_29.jpg"]
-    assert all(r["schema_version"] == 1 and r["words"] for r in results)
+    assert all(r["schema_version"] == 2 and r["words"] for r in results)
     assert "failed: " in run.stderr and "notes.jpg" in run.stderr
-
-
-def test_jobs_keep_relative_paths_and_refuse_two_photos_for_one_output(tmp_path):
-    for name in ("a/x.jpg", "a/sub/y.png", "b/x.jpg"):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
-    out = tmp_path / "out"
-    jobs = plan_jobs([tmp_path / "a", tmp_path / "a" / "x.jpg"], out)  # x.jpg only once
-    assert [(j.photo, j.target) for j in jobs] == [
-        (tmp_path / "a" / "sub" / "y.png", out / "sub" / "y.png.json"),
-        (tmp_path / "a" / "x.jpg", out / "x.jpg.json"),
-    ]
-    assert [j.target for j in plan_jobs([tmp_path / "b" / "x.jpg"], None)] == [None]
-    inside = tmp_path / "a" / "results"
-    (inside / "x.jpg.overlay.jpg").parent.mkdir()
-    (inside / "x.jpg.overlay.jpg").write_bytes(b"")
-    assert len(plan_jobs([tmp_path / "a"], inside)) == 2  # its own overlays are not photos
-    with pytest.raises(ValueError, match="both be written to"):
-        plan_jobs([tmp_path / "a", tmp_path / "b"], out)
 
 
 def test_a_folder_without_out_and_a_missing_path_are_usage_errors(tmp_path):
@@ -94,20 +73,6 @@ def test_a_folder_without_out_and_a_missing_path_are_usage_errors(tmp_path):
     assert no_out.returncode == 2 and "needs --out" in no_out.stderr
     missing = _run("run", tmp_path / "nowhere.jpg")
     assert missing.returncode == 2 and "nowhere.jpg: no such file or folder" in missing.stderr
-
-
-def test_atomic_writes_leave_files_with_a_new_files_mode(tmp_path):
-    import os
-
-    from pipeline.cli import write_atomically
-
-    target = tmp_path / "deep" / "photo.jpg.json"
-    write_atomically(target, b"{}")
-    reference = tmp_path / "plain.json"
-    reference.write_bytes(b"{}")
-    assert target.read_bytes() == b"{}"
-    assert oct(os.stat(target).st_mode & 0o777) == oct(os.stat(reference).st_mode & 0o777)
-    assert [p.name for p in target.parent.iterdir()] == ["photo.jpg.json"]  # no temp file left
 
 
 @pytest.mark.slow

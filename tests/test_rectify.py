@@ -44,11 +44,11 @@ def test_axis_aligned_box_is_cut_out_unchanged():
 @pytest.mark.parametrize("angle", [-35, -10, 20, 40])
 def test_rotated_box_is_turned_upright(angle):
     strip = _strip()
-    centre = np.array([200.0, 200.0])
+    center = np.array([200.0, 200.0])
     corners = np.float32([[-80, -20], [80, -20], [80, 20], [-80, 20]])
     theta = np.deg2rad(angle)
     rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    quad = corners @ rotation.T + centre
+    quad = corners @ rotation.T + center
     canvas = _paste(strip, quad)
     crop = rectify_polygon(canvas, quad)
     assert abs(crop.image.shape[1] - 160) <= 2 and abs(crop.image.shape[0] - 40) <= 2
@@ -73,12 +73,12 @@ def test_order_quadrilateral_starts_top_left_and_runs_clockwise():
     assert ordered.tolist() == [[10, 20], [100, 30], [100, 60], [10, 50]]
 
 
-def _arc_band(strip, centre=(250, 320), radius=200, thickness=40, start=200, end=340):
+def _arc_band(strip, center=(250, 320), radius=200, thickness=40, start=200, end=340):
     """The strip bent along an arc (text on the upper half of a circle) and its polygon."""
     h, w = strip.shape[:2]
     canvas_h, canvas_w = 400, 500
     ys, xs = np.mgrid[0:canvas_h, 0:canvas_w].astype(np.float32)
-    dx, dy = xs - centre[0], ys - centre[1]
+    dx, dy = xs - center[0], ys - center[1]
     angle = (np.degrees(np.arctan2(dy, dx)) + 360) % 360
     distance = np.hypot(dx, dy)
     map_x = (angle - start) / (end - start) * w
@@ -86,18 +86,18 @@ def _arc_band(strip, centre=(250, 320), radius=200, thickness=40, start=200, end
     canvas = cv2.remap(strip, map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
     count = 12
     outer = [
-        (centre[0] + radius * np.cos(np.radians(a)), centre[1] + radius * np.sin(np.radians(a)))
+        (center[0] + radius * np.cos(np.radians(a)), center[1] + radius * np.sin(np.radians(a)))
         for a in np.linspace(start, end, count)
     ]
     inner_r = radius - thickness
     inner = [
-        (centre[0] + inner_r * np.cos(np.radians(a)), centre[1] + inner_r * np.sin(np.radians(a)))
+        (center[0] + inner_r * np.cos(np.radians(a)), center[1] + inner_r * np.sin(np.radians(a)))
         for a in np.linspace(end, start, count)
     ]
     return canvas, np.float32(outer + inner)
 
 
-def test_curved_band_is_straightened_along_its_centre_line():
+def test_curved_band_is_straightened_along_its_center_line():
     strip = _strip(40, 400)
     canvas, polygon = _arc_band(strip)
     crop = rectify_polygon(canvas, polygon)

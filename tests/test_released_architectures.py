@@ -1,4 +1,4 @@
-"""The released B/16, L/14 and H/14 architectures are recognised from tensor shapes alone."""
+"""The released B/16, L/14 and H/14 architectures are recognized from tensor shapes alone."""
 
 import numpy as np
 import pytest

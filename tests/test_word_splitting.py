@@ -4,13 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline import OCRPipeline
+from pipeline.stages import Detection
 from pipeline.word_splitting import LineFrame, WordSplitter, word_spans
+from recognizer import Reading
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def draw_line(pieces: list[tuple[str, int]], size=(140, 760)):
-    """Dark text on a light background; returns the grey image and each piece's ink box.
+    """Dark text on a light background; returns the gray image and each piece's ink box.
 
     ``pieces`` are (text, gap before it in pixels). The ink boxes are measured from what was
     drawn, so the test knows exactly where every word is.
@@ -68,10 +71,10 @@ def test_rotated_line_is_split_along_its_own_direction():
     quads = WordSplitter().split(move(line), rotated)
 
     assert len(quads) == 3
-    centres = move((words[:, :2] + words[:, 2:]) / 2)
-    for centre in centres:
+    centers = move((words[:, :2] + words[:, 2:]) / 2)
+    for center in centers:
         inside = [
-            cv2.pointPolygonTest(q.astype(np.float32), tuple(centre), False) > 0 for q in quads
+            cv2.pointPolygonTest(q.astype(np.float32), tuple(center), False) > 0 for q in quads
         ]
         assert sum(inside) == 1
 
@@ -121,3 +124,36 @@ def test_line_frame_reads_left_to_right_along_the_long_side():
 def test_unknown_profile_is_rejected():
     with pytest.raises(ValueError, match="profile"):
         WordSplitter(profile="edges")
+
+
+class WholeImageDetector:
+    """A line detector: one region around all the ink of each image."""
+
+    def detect(self, images):
+        regions = []
+        for image in images:
+            ys, xs = np.nonzero(image.min(axis=2) < 128)
+            x0, y0, x1, y1 = xs.min() - 12, ys.min() - 12, xs.max() + 13, ys.max() + 13
+            polygon = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+            regions.append([Detection(polygon, 0.8)])
+        return regions
+
+
+class WidthReader:
+    def read(self, crops, batch_size=64):
+        return [Reading(f"w{np.asarray(c).shape[1]}", 0.9, [0.9]) for c in crops]
+
+
+def test_the_pipeline_cuts_any_detectors_lines_into_words_when_asked():
+    gray, ink = draw_line([("OPEN", 0), ("LATE", 34), ("TODAY", 30)])
+    photo = np.repeat(gray[:, :, None], 3, axis=2)
+    as_lines = OCRPipeline(WholeImageDetector(), WidthReader()).ocr(photo)
+    assert len(as_lines.words) == 1
+    as_words = OCRPipeline(WholeImageDetector(), WidthReader(), word_splitter=WordSplitter())
+    words = as_words.ocr(photo).words
+    assert len(words) == 3
+    for word, (x0, _, x1, _) in zip(words, ink):
+        left, right = min(p[0] for p in word.polygon), max(p[0] for p in word.polygon)
+        assert left <= x0 and right >= x1  # each word box holds its whole word
+        assert right - left < 2 * (x1 - x0)
+    assert all(word.detection_score == 0.8 for word in words)

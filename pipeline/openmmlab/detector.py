@@ -91,7 +91,7 @@ class MMOCRDetector:
             )
         with warnings.catch_warnings():
             # Known-harmless notices while the inferencer is built: the ONNX detector's
-            # weights are in its graph, and the visualiser we never use has no save_dir.
+            # weights are in its graph, and the visualizer we never use has no save_dir.
             warnings.filterwarnings("ignore", message="Checkpoint is not loaded")
             warnings.filterwarnings("ignore", message="Failed to add <class")
             self._inferencer = TextDetInferencer(model=config, weights=weights, device=device)

@@ -158,7 +158,7 @@ class PPOCRDBDetector(BaseTextDetector):
         self._input_name = self.session.get_inputs()[0].name
 
     def _forward(self, inputs: torch.Tensor, data_samples: DetSampleList | None = None):
-        """The text probability map, (N, 1, H, W) in [0, 1], for normalised BGR inputs.
+        """The text probability map, (N, 1, H, W) in [0, 1], for normalized BGR inputs.
 
         With data samples, each image is run alone at its own size (``img_shape``) and the
         padding the batch added stays 0: the network sees far enough that padding would
@@ -201,7 +201,7 @@ class PPOCRDBDetector(BaseTextDetector):
             return
         # The splitter works on the network input, where the prob map lives.
         scale = np.asarray(sample.scale_factor, dtype=np.float64)  # (w_scale, h_scale)
-        gray = to_gray(self._denormalise(image))
+        gray = to_gray(self._denormalize(image))
         prob = prob_map.detach().cpu().numpy()
         words, scores = [], []
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):
@@ -213,7 +213,7 @@ class PPOCRDBDetector(BaseTextDetector):
             polygons=words, scores=torch.tensor(scores, dtype=torch.float32)
         )
 
-    def _denormalise(self, image: torch.Tensor) -> np.ndarray:
+    def _denormalize(self, image: torch.Tensor) -> np.ndarray:
         """The network input back as an 8-bit (H, W, C) image."""
         mean = self.data_preprocessor.mean.detach().cpu()
         std = self.data_preprocessor.std.detach().cpu()

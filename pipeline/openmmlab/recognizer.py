@@ -6,19 +6,19 @@ Importing this module registers, in MMOCR's registries:
   as ``self.model``. Its arguments are ``architecture`` plus any
   :class:`~recognizer.CLIP4STRConfig` field; ``checkpoint=`` loads weights at build time.
 * ``CLIP4STRDataPreprocessor`` (MODELS): MMOCR's ``TextRecogDataPreprocessor`` (batching,
-  BGR->RGB) with the normalisation of ``CLIP4STR.read``, so both read the same words;
+  BGR->RGB) with the normalization of ``CLIP4STR.read``, so both read the same words;
 * ``CLIP4STRPostprocessor`` (MODELS): cross-modal logits -> ``TextRecogDataSample.pred_text``;
 * ``CLIP4STROptimWrapperConstructor`` (OPTIM_WRAPPER_CONSTRUCTORS): the paper's AdamW
   parameter groups (decoders at a higher LR, no decay on norms, biases and embeddings).
 
 Reading never imports training code: the training objective (``recognizer.training``) is
 built on the first call of ``loss``, or at build time when the config asks for the auxiliary
-CTC head (whose weights the optimiser must see).
+CTC head (whose weights the optimizer must see).
 
 Weights in MMOCR's checkpoints sit under ``model.``; the released files name them without it
 (``clip_model.*``, ``visual_decoder.*``, ``cross_decoder.*``). A load-state-dict pre-hook adds
 the prefix and refuses incomplete or mis-shaped weights (``recognizer.checkpoint``'s checks),
-because mmengine loads non-strictly and would leave missing tensors randomly initialised.
+because mmengine loads non-strictly and would leave missing tensors randomly initialized.
 MMOCR checkpoints also store the CLIP4STR configuration (``_extra_state``), so that
 ``CLIP4STR.from_checkpoint`` rebuilds any architecture from them. A runner checkpoint keeps the
 training state as pickled Python objects: load it with
@@ -112,7 +112,7 @@ def _set_decoder_dropout(model: CLIP4STR, p: float) -> None:
 
 @MODELS.register_module()
 class CLIP4STRDataPreprocessor(TextRecogDataPreprocessor):
-    """MMOCR's recognition data preprocessor with ``CLIP4STR.read``'s normalisation.
+    """MMOCR's recognition data preprocessor with ``CLIP4STR.read``'s normalization.
 
     ``mean``/``std`` are on [0, 1] RGB pixels, as in ``CLIP4STRConfig``; the recognizer fills
     them in from its configuration when the config file leaves them out."""
@@ -275,13 +275,13 @@ class CLIP4STRRecognizer(BaseRecognizer):
     def loss(
         self, inputs: torch.Tensor, data_samples: Sequence[TextRecogDataSample], **kwargs
     ) -> dict[str, torch.Tensor]:
-        """Permutation-LM loss of both branches; only ``loss`` is optimised, the rest logged."""
+        """Permutation-LM loss of both branches; only ``loss`` is optimized, the rest logged."""
         cfg = self.model.config
         labels = [
             normalize_label(sample.gt_text.item, cfg.charset, cfg.max_label_length)
             for sample in data_samples
         ]
-        # Labels that are empty after normalisation or too long are skipped, as in training.
+        # Labels that are empty after normalization or too long are skipped, as in training.
         keep = [i for i, label in enumerate(labels) if label is not None]
         if not keep:
             trainable = [p for p in self.parameters() if p.requires_grad]

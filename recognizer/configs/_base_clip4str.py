@@ -22,7 +22,7 @@ model = dict(
     checkpoint=None,
     freeze_text_layers=6,
     loss=dict(num_orders=6, cross_weight=1.0),
-    # Batching and BGR->RGB as MMOCR's TextRecogDataPreprocessor; normalised exactly as
+    # Batching and BGR->RGB as MMOCR's TextRecogDataPreprocessor; normalized exactly as
     # CLIP4STR.read does, with the model's image_mean/image_std (0.5 / 0.5 on [0, 1] RGB).
     data_preprocessor=dict(type="CLIP4STRDataPreprocessor"),
     postprocessor=dict(type="CLIP4STRPostprocessor"),

@@ -1,6 +1,6 @@
 """The training objective: permutation language modelling on both CLIP4STR branches.
 
-As in PARSeq and CLIP4STR, each batch is decoded under several factorisation orders of the
+As in PARSeq and CLIP4STR, each batch is decoded under several factorization orders of the
 label (canonical, reversed, random ones and their mirrors), all sharing one image encoding.
 The visual branch reads the image tokens; the cross-modal branch reads the image tokens
 (detached) plus CLIP's text encoding of the visual branch's (detached) prediction under the
@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from ..model import CLIP4STR
 
 
-def factorisation_orders(num_chars: int, count: int, generator: torch.Generator) -> torch.Tensor:
+def factorization_orders(num_chars: int, count: int, generator: torch.Generator) -> torch.Tensor:
     """``(P, num_chars + 2)`` orders over positions ``[B]=0, chars 1..n, [E]=n+1``.
 
     The first is left to right, the second predicts ``[E]`` first and then right to left;
@@ -44,7 +44,7 @@ def factorisation_orders(num_chars: int, count: int, generator: torch.Generator)
 
 
 def order_masks(order: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Additive ``(content_mask, query_mask)`` for one factorisation order.
+    """Additive ``(content_mask, query_mask)`` for one factorization order.
 
     Content token a (``[B]`` or a character) sees the tokens at or before it in the order;
     the query for position q sees only the tokens strictly before q in the order.
@@ -176,7 +176,7 @@ class PermutationObjective(nn.Module):
             (context == tok.pad) | (context == tok.EOS), float("-inf")
         )
         image_memory = model.encode_image(images)
-        orders = factorisation_orders(context.shape[1] - 1, self.num_orders, self.generator)
+        orders = factorization_orders(context.shape[1] - 1, self.num_orders, self.generator)
         positions = slice(0, context.shape[1])
 
         visual_sum = cross_sum = torch.zeros((), device=device)

@@ -253,7 +253,7 @@ class Trainer:
                 " pass a larger --steps to train on, or use a new --out folder"
             )
         # A run resumed with another --steps follows the one-cycle curve of the new length
-        # from its current step on (optimiser moments kept).
+        # from its current step on (optimizer moments kept).
         self._fast_forward_schedule(self.step, fresh_groups)
         self.log(
             f"schedule changed from {planned} to {self.args.steps} steps:"
@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, help="run folder (log, checkpoints, best model)")
-    p.add_argument("--steps", type=int, default=60000, help="total optimiser steps")
+    p.add_argument("--steps", type=int, default=60000, help="total optimizer steps")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the encoder")
     p.add_argument(
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep an exponential moving average of the weights (e.g. 0.998); each"
         " validation scores both, and the better one is exported",
     )
-    p.add_argument("--orders", type=int, default=6, help="factorisation orders per batch")
+    p.add_argument("--orders", type=int, default=6, help="factorization orders per batch")
     p.add_argument("--ctc-weight", type=float, default=0.5, help="auxiliary CTC loss (0: off)")
     p.add_argument(
         "--freeze-text-layers",
@@ -512,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=tuple(AUGMENTATIONS),
         default="light",
         help="augmentation of the real crops: light (tilt, crop jitter, light, blur, JPEG) or"
-        " strong (also perspective, inverted or grey colours and the renderer's camera effects)",
+        " strong (also perspective, inverted or gray colors and the renderer's camera effects)",
     )
     p.add_argument("--val-size", type=int, default=600, help="real crops held out for selection")
     p.add_argument("--workers", type=int, default=1, help="rendering processes")
@@ -527,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("fp32", "bf16"),
         default="fp32",
-        help="bf16: autocast the forward pass (weights and optimiser stay fp32); faster on"
+        help="bf16: autocast the forward pass (weights and optimizer stay fp32); faster on"
         " GPUs and CPUs with AMX or AVX-512 BF16, much slower on CPUs without native bf16",
     )
     p.add_argument("--device", default="cpu")

@@ -1,6 +1,6 @@
 """Rendering one word as a scene-text crop, the way a detector would cut it out of a photo.
 
-:func:`render_word` draws the text with a random font, size and colour on a background (plain,
+:func:`render_word` draws the text with a random font, size and color on a background (plain,
 gradient, noise texture or a crop of a real photo), bends it (rotation, shear, perspective,
 arcs, letter spacing), decorates it (outline, shadow) and degrades it (blur, motion blur, noise,
 low resolution, JPEG, occluding lines, uneven light), then crops around the word with jittered
@@ -139,7 +139,7 @@ class WordRenderer:
                 return font
         return self.fallback
 
-    # --- colours and backgrounds ---------------------------------------------------------
+    # --- colors and backgrounds ---------------------------------------------------------
 
     def _compose(
         self,
@@ -156,21 +156,21 @@ class WordRenderer:
         image = background.astype(np.float32)
         if shadow is not None:  # a dark shadow, also under light text on dark backgrounds
             image -= image * shadow[..., None]
-        text_colour = _contrasting_colour(light, min_contrast, rng, d)
+        text_color = _contrasting_color(light, min_contrast, rng, d)
         if outline is not None:
             edge = (
-                _contrasting_colour(not light, 0.3, rng, d)
+                _contrasting_color(not light, 0.3, rng, d)
                 if rng.random() < 0.5
-                else (_contrasting_colour(light, min_contrast + 0.15, rng, d))
+                else (_contrasting_color(light, min_contrast + 0.15, rng, d))
             )
             alpha = outline.astype(np.float32) * (1 / 255.0)
             image += (edge - image) * alpha[..., None]
         if rng.random() < 0.1 * d:  # two-tone text
-            other = _contrasting_colour(light, min_contrast, rng, d)
+            other = _contrasting_color(light, min_contrast, rng, d)
             ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-            text_colour = text_colour + (other - text_colour) * ramp
+            text_color = text_color + (other - text_color) * ramp
         alpha = fill.astype(np.float32) * (1 / 255.0)
-        image += (text_colour - image) * alpha[..., None]
+        image += (text_color - image) * alpha[..., None]
         return np.clip(image, 0, 255).astype(np.uint8)
 
     def _background(
@@ -187,11 +187,11 @@ class WordRenderer:
         )
         if kind == "photo":
             return self._photo_background(height, width, light, rng, d), light
-        base = _background_colour(light, rng, d)
+        base = _background_color(light, rng, d)
         if kind == "plain":
             return np.broadcast_to(base, (height, width, 3)), light
         if kind == "gradient":
-            other = _background_colour(light, rng, d)
+            other = _background_color(light, rng, d)
             return _gradient(height, width, base, other, rng), light
         return _texture(height, width, base, light, rng, d), light
 
@@ -230,40 +230,40 @@ def _pick_weighted(rng: np.random.Generator, **weights: float) -> str:
     return names[-1]
 
 
-def _background_colour(light: bool, rng: np.random.Generator, d: float) -> np.ndarray:
-    """A background colour: near-white/near-black, tinted more often as difficulty grows."""
-    colour = rng.uniform(0, 255, 3).astype(np.float32)
+def _background_color(light: bool, rng: np.random.Generator, d: float) -> np.ndarray:
+    """A background color: near-white/near-black, tinted more often as difficulty grows."""
+    color = rng.uniform(0, 255, 3).astype(np.float32)
     saturation = rng.uniform(0, 0.15 + 0.7 * d)
-    grey = float(_luminance(colour)) * 255.0
-    colour = grey + (colour - grey) * saturation
+    gray = float(_luminance(color)) * 255.0
+    color = gray + (color - gray) * saturation
     target = rng.uniform(0.82 - 0.2 * d, 1.0) if light else rng.uniform(0.0, 0.18 + 0.15 * d)
-    return _with_luminance(colour, target)
+    return _with_luminance(color, target)
 
 
-def _contrasting_colour(
+def _contrasting_color(
     light_background: bool, min_contrast: float, rng: np.random.Generator, d: float
 ) -> np.ndarray:
-    """A text colour whose luminance is at least ``min_contrast`` away from the background's.
+    """A text color whose luminance is at least ``min_contrast`` away from the background's.
 
     Backgrounds are built to sit in the light (>= ~0.6) or dark (<= ~0.35) range, so the text
     luminance is drawn from the opposite end.
     """
-    colour = rng.uniform(0, 255, 3).astype(np.float32)
+    color = rng.uniform(0, 255, 3).astype(np.float32)
     if rng.random() < 0.5 - 0.3 * d:  # plenty of black, white and greys, as in real signs
-        colour[:] = colour.mean()
+        color[:] = color.mean()
     if light_background:
         target = rng.uniform(0.0, max(0.6 - min_contrast, 0.02))
     else:
         target = rng.uniform(min(0.4 + min_contrast, 0.98), 1.0)
-    return _with_luminance(colour, target)
+    return _with_luminance(color, target)
 
 
-def _with_luminance(colour: np.ndarray, target: float) -> np.ndarray:
-    """The colour darkened towards black or lightened towards white to the target luminance."""
-    current = float(_luminance(colour))
+def _with_luminance(color: np.ndarray, target: float) -> np.ndarray:
+    """The color darkened towards black or lightened towards white to the target luminance."""
+    current = float(_luminance(color))
     if current > target:
-        return colour * (target / max(current, 1e-6))
-    return 255.0 - (255.0 - colour) * ((1.0 - target) / max(1.0 - current, 1e-6))
+        return color * (target / max(current, 1e-6))
+    return 255.0 - (255.0 - color) * ((1.0 - target) / max(1.0 - current, 1e-6))
 
 
 def _gradient(
@@ -283,7 +283,7 @@ def _texture(
     """Blotchy low-frequency noise with fine grain, like paper, concrete or painted metal."""
     cells = (max(2, height // int(rng.integers(4, 16))), max(2, width // int(rng.integers(4, 16))))
     blotches = rng.standard_normal((*cells, 1), dtype=np.float32)
-    if rng.random() < 0.5:  # coloured blotches
+    if rng.random() < 0.5:  # colored blotches
         blotches = blotches + 0.5 * rng.standard_normal((*cells, 3), dtype=np.float32)
     field = cv2.resize(blotches, (width, height), interpolation=cv2.INTER_CUBIC)
     if field.ndim == 2:
@@ -296,7 +296,7 @@ def _texture(
         phase = np.arange(height if rng.random() < 0.5 else width, dtype=np.float32)
         wave = np.sin(phase * (2 * math.pi / period)).astype(np.float32) * rng.uniform(4, 12)
         texture = texture + (wave[:, None, None] if wave.size == height else wave[None, :, None])
-    # Keep the texture on its side of the range so the text colour still contrasts.
+    # Keep the texture on its side of the range so the text color still contrasts.
     low, high = (150.0, 255.0) if light else (0.0, 105.0)
     return np.clip(texture, low, high)
 
@@ -386,7 +386,7 @@ def _warp(
     geometry: np.ndarray | None,
     text_height: float,
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
-    """The masks transformed (about the box centre) onto a canvas with room for padding."""
+    """The masks transformed (about the box center) onto a canvas with room for padding."""
     margin = int(math.ceil(0.5 * text_height)) + 4
     x0, y0, x1, y1 = box
     if geometry is None:
@@ -398,13 +398,13 @@ def _warp(
         )
         return padded_fill, padded_outline, (x0 + margin, y0 + margin, x1 + margin, y1 + margin)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    centred = geometry @ np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
+    centerd = geometry @ np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
     corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]], dtype=np.float64)
-    mapped = corners @ centred.T
+    mapped = corners @ centerd.T
     mapped = mapped[:, :2] / mapped[:, 2:3]
     low, high = mapped.min(axis=0), mapped.max(axis=0)
     shift = np.array([[1, 0, margin - low[0]], [0, 1, margin - low[1]], [0, 0, 1]])
-    full = shift @ centred
+    full = shift @ centerd
     size = (
         int(math.ceil(high[0] - low[0])) + 2 * margin,
         int(math.ceil(high[1] - low[1])) + 2 * margin,
@@ -425,7 +425,7 @@ def _arc(
     """The masks bent along a circular arc that subtends ``span`` radians (either way up)."""
     height, width = fill.shape
     radius = width / span + height / 2
-    sign = 1.0 if rng.random() < 0.5 else -1.0  # 1: arch (centre below), -1: smile
+    sign = 1.0 if rng.random() < 0.5 else -1.0  # 1: arch (center below), -1: smile
     # Forward map of the mask outline, to size the canvas.
     us = np.concatenate([np.linspace(0, width, 16)] * 2)
     vs = np.repeat([0.0, float(height)], 16)
@@ -534,7 +534,7 @@ def _occlusion_lines(image: np.ndarray, text_height: float, rng: np.random.Gener
     image = np.ascontiguousarray(image)
     height, width = image.shape[:2]
     for _ in range(int(rng.integers(1, 3))):
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        color = tuple(int(c) for c in rng.integers(0, 256, 3))
         thickness = max(1, round(text_height * rng.uniform(0.02, 0.06)))
         if rng.random() < 0.5:  # mostly horizontal
             start = (0, int(rng.integers(height)))
@@ -542,7 +542,7 @@ def _occlusion_lines(image: np.ndarray, text_height: float, rng: np.random.Gener
         else:
             start = (int(rng.integers(width)), 0)
             end = (int(_clamp(start[0] + rng.normal(0, height / 2), 0, width - 1)), height - 1)
-        cv2.line(image, start, end, colour, thickness, cv2.LINE_AA)
+        cv2.line(image, start, end, color, thickness, cv2.LINE_AA)
     return image
 
 

@@ -87,7 +87,7 @@ def light_augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def strong_augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """:func:`light_augment` plus a perspective change, colour changes and the renderer's
+    """:func:`light_augment` plus a perspective change, color changes and the renderer's
     camera effects (uneven light, lines across, blur, low resolution, noise, contrast, JPEG).
 
     For real crops that a training run sees many times: it keeps the label true while making
@@ -105,8 +105,8 @@ def strong_augment(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     if rng.random() < 0.1:
         array = 255 - array
     if rng.random() < 0.15:
-        grey = cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
-        array = np.repeat(grey[:, :, None], 3, axis=2)
+        gray = cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
+        array = np.repeat(gray[:, :, None], 3, axis=2)
     elif rng.random() < 0.2:
         array = array[:, :, rng.permutation(3)]
     array = degrade(np.array(array), 0.7 * array.shape[0], rng, rng.uniform(0.2, 0.7))
@@ -119,7 +119,7 @@ AUGMENTATIONS = {"none": None, "light": light_augment, "strong": strong_augment}
 class RealCropDataset:
     """Labelled word crops listed in ``labels.tsv`` (``relative/path<TAB>label[<TAB>source]``).
 
-    Labels are normalised as the released models were trained (see ``normalize_label``);
+    Labels are normalized as the released models were trained (see ``normalize_label``);
     rows whose label does not survive are skipped. Indexing gives ``(tensor, label)`` with the
     recognizer's own preprocessing (plus an augmentation when ``augment`` is true, which means
     :func:`light_augment`, or is one of the names of ``AUGMENTATIONS``), so this also serves as
@@ -190,7 +190,7 @@ def render_batch(
     difficulty: float,
     real: RealCropDataset | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """One batch as a float32 array ``(B, 3, H, W)`` normalised like the recognizer's input."""
+    """One batch as a float32 array ``(B, 3, H, W)`` normalized like the recognizer's input."""
     tensors, labels = [], []
     for _ in range(config.batch_size):
         if real is not None and rng.random() < config.real_ratio:
@@ -254,7 +254,7 @@ class SynthStream:
     """An endless iterator of ``(images, labels)`` batches rendered by spawned workers.
 
     ``images`` is a float tensor ``(batch_size, 3, H, W)`` for ``image_size=(H, W)``,
-    normalised with ``mean``/``std``; ``labels`` a list of strings. ``difficulty`` (render
+    normalized with ``mean``/``std``; ``labels`` a list of strings. ``difficulty`` (render
     effects, 0..1) and ``stage`` (index into ``words.CURRICULUM``) can be changed while the
     stream runs. With a ``real`` dataset, each sample is a real crop with probability
     ``real_ratio``. ``font_dirs``, ``photo_dirs`` and ``skimage_photos`` choose the fonts and
