@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from recognizer import ImageError
 
@@ -29,10 +29,16 @@ from .photos import find_photos, load_photo
 from .result import OCRResult
 from .visualize import draw_overlay
 
-if TYPE_CHECKING:  # the pipeline imports this module for ``ocr_many``
-    from .core import OCRPipeline
-
 OVERLAY_SUFFIX = ".overlay.jpg"
+
+
+class ChunkReader(Protocol):
+    """What the local engine needs of a pipeline (``OCRPipeline`` has it): detection of a
+    chunk of inputs, then reading of the detected chunk."""
+
+    def detect_chunk(self, items: list) -> Any: ...
+
+    def read_chunk(self, chunk: Any) -> Iterator[tuple[object, OCRResult | ImageError]]: ...
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,7 @@ _DONE = object()
 
 
 def stream_outcomes(
-    pipeline: OCRPipeline, items: Iterable, images_per_batch: int = 4, overlap: bool = True
+    pipeline: ChunkReader, items: Iterable, images_per_batch: int = 4, overlap: bool = True
 ) -> Iterator[tuple[object, OCRResult | ImageError]]:
     """Yield ``(input, OCRResult | ImageError)`` for each input, in input order.
 
@@ -220,7 +226,7 @@ def stream_outcomes(
 
 
 def run_jobs(
-    pipeline: OCRPipeline,
+    pipeline: ChunkReader,
     jobs: list[Job],
     *,
     overwrite: bool = False,
