@@ -3,11 +3,11 @@
 >>> from pipeline import OCRPipeline
 >>> OCRPipeline().ocr("photo.jpg").text
 
-``OCRPipeline`` is imported on first use, so that MMOCR configs importing
-``pipeline.mmocr_detector`` do not load the whole pipeline.
+``OCRPipeline``, ``PipelineSpec`` and ``OCRResult`` are imported on first use, so that MMOCR
+configs importing ``pipeline.openmmlab`` modules do not load the whole pipeline.
 """
 
-__all__ = ["OCRPipeline", "OCRResult"]
+__all__ = ["OCRPipeline", "OCRResult", "PipelineSpec"]
 
 
 def __getattr__(name: str):
@@ -15,6 +15,10 @@ def __getattr__(name: str):
         from .core import OCRPipeline
 
         return OCRPipeline
+    if name == "PipelineSpec":
+        from .spec import PipelineSpec
+
+        return PipelineSpec
     if name == "OCRResult":
         from .result import OCRResult
 
