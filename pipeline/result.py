@@ -122,10 +122,10 @@ class Line(_WordGroup):
         return " ".join(w.text for w in self.words if w.text)
 
 
-@dataclass
-class Block(_WordGroup):
-    polygon: Polygon
-    lines: list[Line] = field(default_factory=list)
+class _LineGroup(_WordGroup):
+    """A block or a page: its words and text are those of its lines, in reading order."""
+
+    lines: list[Line]
 
     @property
     def words(self) -> list[Word]:
@@ -137,7 +137,15 @@ class Block(_WordGroup):
 
 
 @dataclass
-class OCRResult:
+class Block(_LineGroup):
+    polygon: Polygon
+    lines: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class OCRResult(_LineGroup):
+    """One photo's result: blocks of lines of words, in reading order (see the module doc)."""
+
     blocks: list[Block]
     width: int
     height: int
@@ -148,15 +156,6 @@ class OCRResult:
     def lines(self) -> list[Line]:
         """All lines in reading order."""
         return [line for block in self.blocks for line in block.lines]
-
-    @property
-    def words(self) -> list[Word]:
-        """All words in reading order."""
-        return [word for line in self.lines for word in line.words]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(line.text for line in self.lines if line.text)
 
     def to_dict(self) -> dict:
         """The JSON form, schema version 2 (see the module docstring)."""
