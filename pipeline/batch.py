@@ -1,7 +1,8 @@
 """The batch layer: many photos in, one result file per photo out, resumably.
 
-- ``plan_jobs``: every photo of the inputs (files and folders) and the file it is written to;
-- ``Job.is_done`` / ``pending``: skip-if-done (a job is done when all its outputs exist);
+- ``plan_jobs``: every photo of the inputs (files and folders) and where its files go;
+- ``Job.is_done`` / ``pending``: skip-if-done, per output format (a job is done when all
+  the files asked for exist);
 - ``write_atomically``: a file is either complete or absent, whatever stops the run;
 - ``stream_outcomes``: the local engine, photos through ``OCRPipeline`` in chunks with the
   next chunk loaded and detected in a background thread;
@@ -25,11 +26,13 @@ from typing import Any, Protocol
 
 from recognizer import ImageError
 
+from .formats import FORMATS, Format, Photo
 from .photos import find_photos, load_photo
 from .result import OCRResult
 from .visualize import draw_overlay
 
 OVERLAY_SUFFIX = ".overlay.jpg"
+JSON = FORMATS["json"]
 
 
 class ChunkReader(Protocol):
@@ -43,22 +46,32 @@ class ChunkReader(Protocol):
 
 @dataclass(frozen=True)
 class Job:
-    """One photo and the JSON file its result goes to (None: nothing is written)."""
+    """One photo and where its files go: ``stem`` + each format's suffix (``out/sub/a.jpg``
+    -> ``out/sub/a.jpg.json``, ``out/sub/a.jpg.alto.xml`` ...); None: nothing is written."""
 
     photo: Path
-    target: Path | None
+    stem: Path | None
+
+    def output(self, suffix: str) -> Path | None:
+        return None if self.stem is None else self.stem.with_name(self.stem.name + suffix)
+
+    @property
+    def target(self) -> Path | None:
+        """The JSON file."""
+        return self.output(JSON.suffix)
 
     @property
     def overlay(self) -> Path | None:
-        return None if self.target is None else self.target.with_suffix(OVERLAY_SUFFIX)
+        return self.output(OVERLAY_SUFFIX)
 
-    def outputs(self, visualize: bool = False) -> list[Path]:
-        if self.target is None:
+    def outputs(self, formats: list[Format] = (JSON,), visualize: bool = False) -> list[Path]:
+        if self.stem is None:
             return []
-        return [self.target, self.overlay] if visualize else [self.target]
+        suffixes = [fmt.suffix for fmt in formats] + ([OVERLAY_SUFFIX] if visualize else [])
+        return [self.output(suffix) for suffix in suffixes]
 
-    def is_done(self, visualize: bool = False) -> bool:
-        outputs = self.outputs(visualize)
+    def is_done(self, formats: list[Format] = (JSON,), visualize: bool = False) -> bool:
+        outputs = self.outputs(formats, visualize)
         return bool(outputs) and all(path.exists() for path in outputs)
 
 
@@ -84,7 +97,7 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
     """
     jobs: list[Job] = []
     seen: set[Path] = set()
-    owners: dict[Path, Path] = {}  # JSON file -> the photo it is for
+    owners: dict[Path, Path] = {}  # output stem -> the photo it is for
     out_dir = out.resolve() if out is not None else None
     for item in inputs:
         if item.is_dir():
@@ -100,21 +113,26 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
             if resolved in seen:
                 continue
             seen.add(resolved)
-            target = out / relative.parent / f"{relative.name}.json" if out else None
-            if target is not None:
-                if target in owners:
+            stem = out / relative if out else None
+            if stem is not None:
+                if stem in owners:
                     raise ValueError(
-                        f"{owners[target]} and {photo} would both be written to {target}; "
+                        f"{owners[stem]} and {photo} would both be written to {stem}.*; "
                         "read them in separate runs or with different --out folders"
                     )
-                owners[target] = photo
-            jobs.append(Job(photo, target))
+                owners[stem] = photo
+            jobs.append(Job(photo, stem))
     return jobs
 
 
-def pending(jobs: list[Job], overwrite: bool = False, visualize: bool = False) -> list[Job]:
-    """The jobs still to do: all with ``overwrite``, else those not done yet."""
-    return [job for job in jobs if overwrite or not job.is_done(visualize)]
+def pending(
+    jobs: list[Job],
+    overwrite: bool = False,
+    visualize: bool = False,
+    formats: list[Format] = (JSON,),
+) -> list[Job]:
+    """The jobs still to do: all with ``overwrite``, else those with a file missing."""
+    return [job for job in jobs if overwrite or not job.is_done(formats, visualize)]
 
 
 def _current_umask() -> int:
@@ -140,15 +158,28 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def write_outputs(job: Job, result: OCRResult, visualize: bool = False) -> None:
-    """The job's files; the JSON last, so that it marks a job whose every output is written."""
-    if job.target is None:
-        return
+def write_outputs(
+    job: Job,
+    result: OCRResult,
+    formats: list[Format] = (JSON,),
+    visualize: bool = False,
+    overwrite: bool = True,
+) -> None:
+    """The job's files, each written atomically; with ``overwrite`` False, only the missing."""
+    wanted = [(fmt.suffix, fmt) for fmt in formats]
     if visualize:
-        buffer = io.BytesIO()
-        draw_overlay(load_photo(job.photo), result).save(buffer, format="JPEG", quality=90)
-        write_atomically(job.overlay, buffer.getvalue())
-    write_atomically(job.target, result.to_json().encode())
+        wanted.append((OVERLAY_SUFFIX, None))  # the overlay picture
+    todo = [(job.output(suffix), fmt) for suffix, fmt in wanted if job.stem is not None]
+    todo = [(path, fmt) for path, fmt in todo if overwrite or not path.exists()]
+    needs_pixels = any(fmt is None or fmt.needs_image for _, fmt in todo)
+    pixels = load_photo(job.photo) if needs_pixels else None
+    for path, fmt in todo:
+        if fmt is None:
+            buffer = io.BytesIO()
+            draw_overlay(pixels, result).save(buffer, format="JPEG", quality=90)
+            write_atomically(path, buffer.getvalue())
+        else:
+            write_atomically(path, fmt.render(result, Photo(str(job.photo), pixels)))
 
 
 # ------------------------------------------------------------------ the local engine
@@ -231,19 +262,21 @@ def run_jobs(
     *,
     overwrite: bool = False,
     visualize: bool = False,
+    formats: list[Format] = (JSON,),
     images_per_batch: int = 4,
     overlap: bool = True,
     progress: bool = False,
     on_result: Callable[[Job, OCRResult], None] | None = None,
 ) -> BatchReport:
-    """Read the jobs not done yet, write their outputs, and report.
+    """Read the jobs not done yet, write their files in ``formats``, and report.
 
-    A photo that cannot be read is recorded in the report and the run goes on.
+    A photo that cannot be read is recorded in the report and the run goes on. Without
+    ``overwrite``, the files that exist already are kept and only the missing ones written.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
     """
     from tqdm import tqdm
 
-    todo = pending(jobs, overwrite, visualize)
+    todo = pending(jobs, overwrite, visualize, formats)
     report = BatchReport(skipped=len(jobs) - len(todo))
     by_photo = {job.photo: job for job in todo}
     bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
@@ -255,7 +288,7 @@ def run_jobs(
                 report.failures.append((photo, str(outcome)))
                 continue
             job = by_photo[photo]
-            write_outputs(job, outcome, visualize)
+            write_outputs(job, outcome, formats, visualize, overwrite)
             report.read += 1
             if on_result is not None:
                 on_result(job, outcome)

@@ -11,6 +11,7 @@ from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
 from recognizer.options import add_recognizer_options
 
 from .batch import BatchReport, Job, plan_jobs, run_jobs
+from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
 from .result import OCRResult
@@ -76,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--format",
-        choices=("text", "json"),
-        default="text",
-        help="what to print without --out: the text, or the JSON (one line per photo when "
-        "there are several) (default: %(default)s)",
+        default=None,
+        help="with --out: the files to write per photo, one or several separated by commas "
+        f"({', '.join(FORMATS)}; default: json); without --out: what to print, text or json "
+        "(one line per photo when there are several) (default: text)",
     )
     run.add_argument(
         "--visualize", action="store_true", help="also write an overlay picture next to each JSON"
@@ -120,19 +121,37 @@ def _pipeline(args: argparse.Namespace):
     return OCRPipeline.from_spec(spec_from_args(args))
 
 
+PRINTABLE = ("text", "json")
+
+
+def output_formats(args: argparse.Namespace) -> tuple[list[Format], str]:
+    """(formats of the files written under --out, what is printed); ValueError if unknown."""
+    if args.out is None:
+        shown = (args.format or "text").strip().lower()
+        if shown not in PRINTABLE:
+            raise ValueError(
+                f"--format {args.format} without --out: only text or json can be printed; "
+                "give --out OUT to write files in other formats"
+            )
+        return [], shown
+    return parse_formats(args.format or "json"), "text"
+
+
 def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
     single = len(args.inputs) == 1 and args.inputs[0].is_file()
     several = len(jobs) > 1
+    formats, shown = output_formats(args)
 
     def show(job: Job, result: OCRResult) -> None:
-        if job.target is None or single:
-            _print_result(result, job.photo, args.format, several)
+        if job.stem is None or single:
+            _print_result(result, job.photo, shown, several)
 
     report = run_jobs(
         _pipeline(args),
         jobs,
         overwrite=args.overwrite,
         visualize=args.visualize,
+        formats=formats,
         images_per_batch=args.images_per_batch,
         progress=args.out is not None and not single,
         on_result=show,
@@ -185,6 +204,11 @@ def _check_run_inputs(args) -> int:
         return 2
     if args.out is None and any(p.is_dir() for p in args.inputs):
         print("error: a folder input needs --out OUT (one JSON per photo)", file=sys.stderr)
+        return 2
+    try:
+        output_formats(args)  # a bad --format is an error before any model loads
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     for path in args.inputs:
         if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS:

@@ -41,9 +41,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from .formats import Photo, format_for_path, render
 from .layout import enclosing_rectangle, group_into_blocks
 
 SCHEMA = "ocr-pipeline/result"
@@ -202,6 +204,21 @@ class OCRResult(_LineGroup):
     @classmethod
     def from_json(cls, text: str) -> OCRResult:
         return cls.from_dict(json.loads(text))
+
+    def to(self, format: str, image: np.ndarray | None = None) -> bytes:
+        """The result in another format (``pipeline.formats.FORMATS``: json, text, tsv, hocr,
+        alto, page, pdf), as the bytes of a file. ``image``: the photo's RGB pixels, which
+        the searchable PDF embeds."""
+        return render(self, format, Photo(self.path, image))
+
+    def save(
+        self, path: str | Path, format: str | None = None, image: np.ndarray | None = None
+    ) -> Path:
+        """Write the result to ``path``, in ``format`` or the one its name asks for
+        (``photo.alto.xml``, ``photo.pdf`` ...)."""
+        path = Path(path)
+        path.write_bytes(self.to(format or format_for_path(path).name, image))
+        return path
 
 
 def _line_dict(line: Line, word_indices: range, block_index: int) -> dict:

@@ -86,7 +86,7 @@ def test_a_second_run_skips_what_is_done_and_completes_missing_overlays(photos, 
 
 
 def test_a_job_is_done_only_when_every_output_exists(tmp_path):
-    job = Job(tmp_path / "a.png", tmp_path / "out" / "a.png.json")
+    job = Job(tmp_path / "a.png", tmp_path / "out" / "a.png")
     assert not job.is_done()
     write_atomically(job.target, b"{}")
     assert job.is_done() and not job.is_done(visualize=True)
