@@ -257,7 +257,7 @@ def stream_outcomes(
 
 
 def run_jobs(
-    pipeline: ChunkReader,
+    pipeline: ChunkReader | None,
     jobs: list[Job],
     *,
     overwrite: bool = False,
@@ -270,6 +270,7 @@ def run_jobs(
 ) -> BatchReport:
     """Read the jobs not done yet, write their files in ``formats``, and report.
 
+    ``pipeline`` may be None when no job is left to do.
     A photo that cannot be read is recorded in the report and the run goes on. Without
     ``overwrite``, the files that exist already are kept and only the missing ones written.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
@@ -278,6 +279,8 @@ def run_jobs(
 
     todo = pending(jobs, overwrite, visualize, formats)
     report = BatchReport(skipped=len(jobs) - len(todo))
+    if not todo:
+        return report
     by_photo = {job.photo: job for job in todo}
     bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
     photos = [job.photo for job in todo]

@@ -10,7 +10,7 @@ from pathlib import Path
 from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
 from recognizer.options import add_recognizer_options
 
-from .batch import BatchReport, Job, plan_jobs, run_jobs
+from .batch import BatchReport, Job, pending, plan_jobs, run_jobs
 from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
@@ -146,8 +146,10 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
         if job.stem is None or single:
             _print_result(result, job.photo, shown, several)
 
+    # Nothing left to do (a finished folder run again): no models to load.
+    todo = pending(jobs, args.overwrite, args.visualize, formats)
     report = run_jobs(
-        _pipeline(args),
+        _pipeline(args) if todo else None,
         jobs,
         overwrite=args.overwrite,
         visualize=args.visualize,

@@ -212,3 +212,35 @@ def test_turned_words_keep_their_outline_in_every_xml_format():
         result.to("hocr").decode()
     )
     assert min(xs) < max(xs)
+
+
+@pytest.mark.slow
+def test_a_folder_run_writes_every_format_asked_for_and_skips_per_format(tmp_path, capsys):
+    from pipeline.cli import main
+
+    def run(*args):
+        status = main(["run", *map(str, args)])
+        return status, capsys.readouterr().err
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "plaque.jpg").write_bytes((DEMO / "blue_plaque.jpg").read_bytes())
+    out = tmp_path / "out"
+    status, errors = run(photos, "--out", out, "--format", "json,alto,pdf")
+    assert status == 0, errors
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["plaque.jpg.alto.xml", "plaque.jpg.json", "plaque.jpg.pdf"]
+    result = OCRResult.from_json((out / "plaque.jpg.json").read_text(encoding="utf-8"))
+    assert "Octavia" in result.text
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    assert "0 photos read, 1 already done" in run(photos, "--out", out, "--format", "alto,json")[1]
+    assert "1 photos read, 0 already done" in run(photos, "--out", out, "--format", "hocr,tsv")[1]
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert {name: after[name] for name in before} == before  # what was there is kept
+    assert sorted(set(after) - set(before)) == ["plaque.jpg.hocr", "plaque.jpg.tsv"]
+
+    status, errors = run(photos, "--out", out, "--format", "json,docx")
+    assert status == 2 and "unknown output format docx" in errors
+    status, errors = run(photos / "plaque.jpg", "--format", "alto")
+    assert status == 2 and "only text or json can be printed" in errors
