@@ -14,6 +14,7 @@ service, a distributed runner) reuse the planning, skipping and writing.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import queue
@@ -82,10 +83,12 @@ class BatchReport:
     read: int = 0
     skipped: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    # Why the run stopped before the end (interrupted, disk full ...); None if it did not.
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.stopped is None
 
 
 def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
@@ -123,6 +126,19 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
                 owners[stem] = photo
             jobs.append(Job(photo, stem))
     return jobs
+
+
+def check_writable(out: Path) -> None:
+    """Make ``out`` and check that files can be written there; OSError with the reason."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder for the results")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+        pass
+
+
+# A run cannot go on after these: every later write would fail the same way.
+FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
 
 
 def pending(
@@ -284,17 +300,28 @@ def run_jobs(
     by_photo = {job.photo: job for job in todo}
     bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
     photos = [job.photo for job in todo]
+    outcomes = stream_outcomes(pipeline, photos, images_per_batch, overlap)
     try:
-        for photo, outcome in stream_outcomes(pipeline, photos, images_per_batch, overlap):
+        for photo, outcome in outcomes:
             bar.update(1)
             if isinstance(outcome, ImageError):
                 report.failures.append((photo, str(outcome)))
                 continue
             job = by_photo[photo]
-            write_outputs(job, outcome, formats, visualize, overwrite)
+            try:
+                write_outputs(job, outcome, formats, visualize, overwrite)
+            except OSError as error:
+                report.failures.append((photo, f"could not write its results: {error}"))
+                if error.errno in FATAL_WRITE_ERRORS:
+                    report.stopped = f"writing failed ({error.strerror or error})"
+                    break
+                continue
             report.read += 1
             if on_result is not None:
                 on_result(job, outcome)
+    except KeyboardInterrupt:
+        report.stopped = "interrupted"
     finally:
+        outcomes.close()  # stops the background thread
         bar.close()
     return report

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
-from recognizer.options import add_recognizer_options
+from recognizer.options import add_recognizer_options, fraction, positive_int
 
-from .batch import BatchReport, Job, pending, plan_jobs, run_jobs
+from .batch import BatchReport, Job, check_writable, pending, plan_jobs, run_jobs
 from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
@@ -39,13 +39,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     add_recognizer_options(models)
     models.add_argument(
         "--images-per-batch",
-        type=int,
+        type=positive_int,
         default=4,
         help="images detected together; their crops share batches",
     )
     models.add_argument(
         "--min-confidence",
-        type=float,
+        type=fraction,
         default=0.0,
         help="leave out words read with a lower confidence, 0..1 (default: %(default)s)",
     )
@@ -162,6 +162,14 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
 
 
 def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
+    if report.stopped == "interrupted":
+        print(
+            f"stopped; {report.read} photos done, run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    if report.stopped is not None:
+        print(f"stopped: {report.stopped}", file=sys.stderr)
     if single and report.failures:
         print(f"error: {report.failures[0][1]}", file=sys.stderr)
         return 1
@@ -209,8 +217,13 @@ def _check_run_inputs(args) -> int:
         return 2
     try:
         output_formats(args)  # a bad --format is an error before any model loads
+        if args.out is not None:
+            check_writable(args.out)  # and so is an output folder that cannot be written
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write results to {args.out}: {error}", file=sys.stderr)
         return 2
     for path in args.inputs:
         if path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS:
@@ -236,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # ImageError and bad arguments
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("stopped; run the same command again to continue", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -83,11 +83,24 @@ def _read_safetensors(path: Path) -> tuple[dict, dict, dict | None]:
             "download or save it again"
         ) from None
     config_path = path.with_name(CONFIG_NAME)
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else None
+    if not config_path.is_file():
+        return state, {}, None
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(
+            f"{config_path}: not valid JSON ({error}); restore the file written by "
+            "save_pretrained, or remove it to infer the model from the weights"
+        ) from None
     return state, {}, config
 
 
 def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle): the file "
+            "is truncated or corrupt, or not a checkpoint at all; download it again"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
     except pickle.UnpicklingError as error:
@@ -107,6 +120,13 @@ def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
             f"{path}: not a complete PyTorch checkpoint ({_first_line(error)}); the file is "
             "probably truncated or corrupt: download it again"
         ) from None
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """torch.save writes a zip archive (or, before torch 1.6, a pickle: protocol opcode)."""
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    return zipfile.is_zipfile(path) or (len(start) == 2 and start[0] == 0x80 and start[1] <= 5)
 
 
 def _first_line(error: BaseException) -> str:
@@ -204,8 +224,21 @@ def read_checkpoint(
     state = strip_wrapper_prefix(state)
     _check_is_clip4str(state, path)
     if saved_config is not None:
-        return CLIP4STRConfig.from_dict(saved_config), state
+        return _saved_config(saved_config, path), state
     return config_from_released(state, hparams, path), state
+
+
+def _saved_config(values: Any, source: Path) -> CLIP4STRConfig:
+    try:
+        if not isinstance(values, Mapping):
+            raise TypeError(f"a {type(values).__name__}, not an object")
+        return CLIP4STRConfig.from_dict(values)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        raise CheckpointError(
+            f"{source}: its configuration (config.json) does not describe a CLIP4STR model "
+            f"({detail}); restore the file written by save_pretrained"
+        ) from None
 
 
 def _embedded_config(state: Mapping[str, Any]) -> dict | None:

@@ -35,8 +35,36 @@ def open_image(path: str | Path) -> Image.Image:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB version of any PIL mode (alpha is dropped, as when the models were trained)."""
-    return image if image.mode == "RGB" else image.convert("RGB")
+    """RGB version of any PIL mode.
+
+    16-bit and 32-bit images are scaled to 8 bits (PIL would clip them to white), and
+    transparent ones are laid on a background that contrasts with what they show (dropping
+    the alpha channel would leave black text on black)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return _deep_to_rgb(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        return _flatten_transparency(image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def _deep_to_rgb(image: Image.Image) -> Image.Image:
+    pixels = np.asarray(image, dtype=np.float64)
+    top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+    gray = np.clip(pixels / top * 255.0, 0, 255).round().astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
+def _flatten_transparency(image: Image.Image) -> Image.Image:
+    rgba = np.asarray(image, dtype=np.float32)
+    alpha = rgba[:, :, 3:] / 255.0
+    shown = alpha[:, :, 0] > 0.5
+    luminance = rgba[:, :, :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    dark = shown.any() and float(luminance[shown].mean()) < 128.0
+    background = 255.0 if dark else 0.0
+    flat = rgba[:, :, :3] * alpha + background * (1.0 - alpha)
+    return Image.fromarray(flat.round().astype(np.uint8), "RGB")
 
 
 def array_to_image(array: np.ndarray) -> Image.Image:

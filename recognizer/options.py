@@ -9,8 +9,51 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from .hub import BACKENDS, KNOWN_NAMES, load
 from .reading import PRECISIONS
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """An argparse type: a torch device that exists on this machine."""
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a torch device (cpu, cuda, cuda:0, mps ...)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: CUDA is not available here; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: MPS is not available here; use cpu")
+    return text
 
 
 def add_recognizer_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -35,9 +78,14 @@ def add_recognizer_options(parser: argparse.ArgumentParser | argparse._ArgumentG
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=64, help="word crops per recognizer batch (default: 64)"
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        help="word crops per recognizer batch (default: 64)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    parser.add_argument(
+        "--device", type=device_name, default="cpu", help="torch device, e.g. cpu or cuda:0"
+    )
     parser.add_argument(
         "--trust-checkpoint",
         action="store_true",

@@ -155,6 +155,11 @@ def test_input_size_follows_pp_ocr_preprocessing():
     # Big photos: long side down to 2000 first; a short side above 736 stays as it is.
     assert ppocr_input_size(3000, 4000) == (1504, 1984)
     assert ppocr_input_size(10, 10) == (736, 736)
+    # A strip is enlarged only until its long side reaches 2000: a photo of one text line
+    # gets a readable height, and 1x5000 pixels no longer asks for gigabytes.
+    assert ppocr_input_size(45, 600) == (160, 1984)
+    assert ppocr_input_size(1, 5000) == (32, 1984)
+    assert ppocr_input_size(5000, 1) == (1984, 32)
 
 
 def test_missing_rapidocr_names_what_to_install(monkeypatch):

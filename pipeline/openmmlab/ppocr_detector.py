@@ -69,12 +69,14 @@ def ppocr_input_size(
     """(height, width) PP-OCR's detector is fed for an image of this size.
 
     As PP-OCR (and rapidocr) preprocess: images longer than ``max_side`` are shrunk to it,
-    images whose short side is under ``min_side`` are enlarged to it (aspect ratio kept),
-    then each side is rounded to a multiple of ``divisor`` (the network's stride).
+    images whose short side is under ``min_side`` are enlarged towards it (aspect ratio
+    kept), then each side is rounded to a multiple of ``divisor`` (the network's stride).
+    Unlike PP-OCR, enlarging stops where the long side reaches ``max_side``: a thin strip
+    (a photo of one text line, or 1x5000 pixels) would otherwise grow to gigapixels.
     """
     scale = min(1.0, max_side / max(height, width))
     if min(height, width) * scale < min_side:
-        scale = min_side / min(height, width)
+        scale = max(scale, min(min_side / min(height, width), max_side / max(height, width)))
     new_h = max(divisor, round(int(height * scale) / divisor) * divisor)
     new_w = max(divisor, round(int(width * scale) / divisor) * divisor)
     return new_h, new_w
