@@ -49,6 +49,9 @@ class DetectedChunk:
 
 
 Outcome = OCRResult | ImageError
+# Photos narrower or lower than this hold no readable text; detectors enlarge them to their
+# input size and then find text in the blur (a 1x1 image read as "SALE").
+MIN_PHOTO_SIDE = 8
 
 
 class OCRPipeline:
@@ -134,9 +137,10 @@ class OCRPipeline:
                 continue
             chunk.pages.append(Page(image, _path_of(item), []))
             chunk.page_index.append(i)
-        if chunk.pages:
-            found = self.detector.detect([p.image for p in chunk.pages])
-            for page, detections in zip(chunk.pages, found):
+        readable = [p for p in chunk.pages if min(p.image.shape[:2]) >= MIN_PHOTO_SIDE]
+        if readable:
+            found = self.detector.detect([p.image for p in readable])
+            for page, detections in zip(readable, found):
                 if self.word_splitter is not None:
                     detections = self.word_splitter.split_detections(page.image, detections)
                 page.detections = detections

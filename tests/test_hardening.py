@@ -173,3 +173,21 @@ def test_an_interrupted_run_keeps_what_is_done_and_says_how_to_go_on(photos, tmp
 
     assert _report(Args(), report, single=False) == 130
     assert "stopped; 1 photos done, run the same command again" in capsys.readouterr().err
+
+
+def test_photos_too_small_to_hold_text_give_an_empty_result_not_a_guess():
+    class SeesTextEverywhere:
+        def __init__(self):
+            self.seen = []
+
+        def detect(self, images):
+            self.seen += [image.shape[:2] for image in images]
+            return EveryImageOneWord().detect(images)
+
+    detector = SeesTextEverywhere()
+    tiny = [np.zeros((1, 1, 3), np.uint8), np.zeros((2, 2, 3), np.uint8)]
+    ordinary = np.full((40, 120, 3), 255, np.uint8)
+    results = OCRPipeline(detector, Reader()).ocr_batch([*tiny, ordinary])
+    assert [len(r.words) for r in results] == [0, 0, 1]
+    assert detector.seen == [(40, 120)]
+    assert (results[0].width, results[0].height) == (1, 1)
