@@ -107,12 +107,12 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
             found = [
                 (p, p.relative_to(item))
                 for p in find_photos(item)
-                if out_dir is None or not p.resolve().is_relative_to(out_dir)
+                if out_dir is None or not _resolved(p).is_relative_to(out_dir)
             ]
         else:
             found = [(item, Path(item.name))]
         for photo, relative in found:
-            resolved = photo.resolve()
+            resolved = _resolved(photo)
             if resolved in seen:
                 continue
             seen.add(resolved)
@@ -139,6 +139,14 @@ def check_writable(out: Path) -> None:
 
 # A run cannot go on after these: every later write would fail the same way.
 FATAL_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
+
+
+def _resolved(path: Path) -> Path:
+    """The real path; a link loop stays as it is (it is reported when it is read)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a loop
+        return path.absolute()
 
 
 def pending(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
+from recognizer.images import why_not_a_file
 from recognizer.options import add_recognizer_options, fraction, positive_int
 
 from .batch import BatchReport, Job, check_writable, pending, plan_jobs, run_jobs
@@ -209,7 +210,9 @@ def run_eval(args, pipeline) -> int:
 def _check_run_inputs(args) -> int:
     missing = [p for p in args.inputs if not p.exists()]
     for path in missing:
-        print(f"error: {path}: no such file or folder", file=sys.stderr)
+        reason = why_not_a_file(path)
+        reason = "no such file or folder" if reason == "no such file" else reason
+        print(f"error: {path}: {reason}", file=sys.stderr)
     if missing:
         return 2
     if args.out is None and any(p.is_dir() for p in args.inputs):

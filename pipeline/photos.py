@@ -51,7 +51,10 @@ def _check_header_size(path: Path, max_pixels: int) -> None:
 
 
 def find_photos(folder: Path) -> list[Path]:
-    """Every file with a common image extension below ``folder``, sorted."""
+    """Every path with a common image extension below ``folder`` that is not a folder, sorted.
+
+    Broken symbolic links and link loops are listed too: reading them fails with a message
+    naming them, instead of their being left out silently."""
     return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir()
     )

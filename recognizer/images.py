@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def open_image(path: str | Path) -> Image.Image:
     """An RGB image from a file, upright according to its EXIF orientation."""
     path = Path(path)
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        raise ImageError(f"{path}: {why_not_a_file(path)}")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: the file is empty")
     try:
@@ -32,6 +33,20 @@ def open_image(path: str | Path) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{path}: corrupt or truncated image ({error})") from None
     return to_rgb(image)
+
+
+def why_not_a_file(path: Path) -> str:
+    """What stands at a path that is not a readable file, in words."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except FileNotFoundError:
+            return f"broken symbolic link (to {os.readlink(path)})"
+        except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a loop
+            return "symbolic link loop"
+    if path.is_dir():
+        return "a folder, not an image file"
+    return "no such file"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

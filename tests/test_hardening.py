@@ -191,3 +191,20 @@ def test_photos_too_small_to_hold_text_give_an_empty_result_not_a_guess():
     assert [len(r.words) for r in results] == [0, 0, 1]
     assert detector.seen == [(40, 120)]
     assert (results[0].width, results[0].height) == (1, 1)
+
+
+def test_broken_links_and_link_loops_are_named_not_skipped(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    text_image().convert("RGB").save(folder / "good.png")
+    (folder / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    jobs = plan_jobs([folder], tmp_path / "out")
+    assert sorted(j.photo.name for j in jobs) == ["gone.jpg", "good.png", "loop.jpg"]
+    report = run_jobs(OCRPipeline(EveryImageOneWord(), Reader()), jobs)
+    reasons = {path.name: why for path, why in report.failures}
+    assert report.read == 1
+    assert "broken symbolic link" in reasons["gone.jpg"]
+    assert "symbolic link loop" in reasons["loop.jpg"]
+    assert main(["run", str(folder / "loop.jpg")]) == 2
+    assert "loop.jpg: symbolic link loop" in capsys.readouterr().err
