@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from recognizer import Reading
+from recognizer.interface import Reading
 
 
 @dataclass(frozen=True)

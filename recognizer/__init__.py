@@ -3,15 +3,19 @@
 >>> import recognizer
 >>> model = recognizer.load("default")          # or "clip4str-base", or a checkpoint path
 >>> model.read(["word.png"])[0].text
+
+The errors, ``Reading`` and ``KNOWN_NAMES`` import without PyTorch; the model classes and
+``load`` are imported on first use.
 """
 
-from .checkpoint import CheckpointError
-from .config import CLIP4STRConfig
-from .hub import KNOWN_NAMES, WeightsUnavailableError, load
-from .images import ImageError
-from .model import CLIP4STR
-from .onnx_backend import OnnxExportError, OnnxRecognizer
-from .reading import Reading, WordReader
+from .interface import (
+    KNOWN_NAMES,
+    CheckpointError,
+    ImageError,
+    OnnxExportError,
+    Reading,
+    WeightsUnavailableError,
+)
 
 __all__ = [
     "CLIP4STR",
@@ -26,3 +30,20 @@ __all__ = [
     "WordReader",
     "load",
 ]
+
+# Where each lazily imported name lives.
+_LAZY = {
+    "CLIP4STR": "model",
+    "CLIP4STRConfig": "config",
+    "OnnxRecognizer": "onnx_backend",
+    "WordReader": "reading",
+    "load": "hub",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'recognizer' has no attribute {name!r}")

@@ -25,6 +25,7 @@ import torch
 
 from .clip_backbone import ClipArchitecture, count_blocks, infer_architecture
 from .config import CLIP4STRConfig
+from .interface import CheckpointError
 from .tokenizer import PRINTABLE_ASCII_94
 
 SAFETENSORS_NAME = "model.safetensors"
@@ -35,10 +36,6 @@ MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
 # Where a wrapper (pipeline.openmmlab.recognizer) stores the model's config beside its
 # weights, as the value of a ``<prefix>_extra_state`` entry of the state dict.
 EMBEDDED_CONFIG_KEY = "clip4str_config"
-
-
-class CheckpointError(ValueError):
-    """A file that cannot be loaded as a CLIP4STR checkpoint; the message says what to do."""
 
 
 # --------------------------------------------------------------------- reading files

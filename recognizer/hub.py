@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .cache import models_dir
+from .interface import (
+    BACKENDS,
+    KNOWN_NAMES,
+    PRECISIONS,
+    RELEASED,
+    ReleasedWeights,
+    WeightsUnavailableError,
+)
 from .model import CLIP4STR
 from .onnx_backend import OnnxRecognizer, is_onnx_export, load_onnx
-from .reading import PRECISIONS
 
-HF_REPO = "mzhaoshuai/CLIP4STR"
+__all__ = ["BACKENDS", "KNOWN_NAMES", "RELEASED", "WeightsUnavailableError", "load"]
+
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
-
-
-@dataclass(frozen=True)
-class ReleasedWeights:
-    repo_id: str
-    filename: str
-    description: str
-
-
-RELEASED = {
-    "clip4str-base": ReleasedWeights(
-        HF_REPO, "clip4str_base_6e9fe947ac.pt", "CLIP4STR-B (ViT-B/16), trained on RBU"
-    ),
-    "clip4str-large": ReleasedWeights(
-        HF_REPO, "clip4str_large_3c9d881b88.pt", "CLIP4STR-L (ViT-L/14), trained on RBU"
-    ),
-    "clip4str-huge": ReleasedWeights(
-        HF_REPO, "clip4str_huge_5eef9f86e2.pt", "CLIP4STR-H (ViT-H/14), trained on RBU"
-    ),
-}
-KNOWN_NAMES = ("default", *RELEASED)
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Named weights that are neither on disk nor downloadable; the message says what to do."""
 
 
 def locate_weights(
@@ -88,9 +70,6 @@ def download_released(
             f"on another machine and place it at {placed} (or set OCR_PIPELINE_HOME, or pass "
             "the file's path instead of the name)"
         ) from None
-
-
-BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def load(

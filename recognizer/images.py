@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .interface import ImageError
+
+if TYPE_CHECKING:
+    import torch
+
 ImageInput = str | Path | Image.Image | np.ndarray
-
-
-class ImageError(ValueError):
-    """An input that cannot be used as an image; the message names it and says why."""
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -119,6 +120,8 @@ def image_to_tensor(
     std: Sequence[float],
 ) -> torch.Tensor:
     """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalize."""
+    import torch  # here, not above: loading photos must not load PyTorch
+
     height, width = size
     resized = image.resize((width, height), Image.BICUBIC)
     pixels = torch.from_numpy(np.array(resized)).permute(2, 0, 1)
@@ -132,6 +135,8 @@ def normalize_pixels(
 
     Every path into the model (``read``, the MMOCR data preprocessor) normalizes here, so
     that they give the model bit-identical inputs."""
+    import torch
+
     scaled = pixels.float() / 255.0
     mean_t = torch.tensor(mean, dtype=torch.float32, device=scaled.device).view(3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32, device=scaled.device).view(3, 1, 1)
@@ -145,4 +150,6 @@ def preprocess_batch(
     std: Sequence[float],
 ) -> torch.Tensor:
     """``(N, 3, H, W)`` normalized tensor of the given crops."""
+    import torch
+
     return torch.stack([image_to_tensor(as_rgb_image(i), size, mean, std) for i in images])

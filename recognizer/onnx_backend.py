@@ -27,6 +27,7 @@ from .cache import models_dir, weights_fingerprint
 from .clip_backbone import encode_text_tokens
 from .config import CLIP4STRConfig
 from .decoding import CachedKeyValues
+from .interface import OnnxExportError
 from .model import CLIP4STR
 from .reading import WordReader
 from .tokenizer import CharTokenizer
@@ -35,10 +36,6 @@ MANIFEST = "onnx.json"
 FORMAT_VERSION = 2
 OPSET = 17
 BRANCHES = ("visual", "cross")
-
-
-class OnnxExportError(RuntimeError):
-    """The model could not be exported, or an export folder is incomplete."""
 
 
 # ------------------------------------------------------------------------- export

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from .hub import BACKENDS, KNOWN_NAMES, load
-from .reading import PRECISIONS
+from .interface import BACKENDS, KNOWN_NAMES, PRECISIONS
 
 
 def positive_int(text: str) -> int:
@@ -39,6 +36,10 @@ def fraction(text: str) -> float:
 
 def device_name(text: str) -> str:
     """An argparse type: a torch device that exists on this machine."""
+    if text == "cpu":
+        return text  # always there; and checking it would load PyTorch for every --help
+    import torch
+
     try:
         device = torch.device(text)
     except (RuntimeError, ValueError):
@@ -106,6 +107,8 @@ def add_former_names(parser: argparse.ArgumentParser) -> None:
 
 def load_from_options(args: argparse.Namespace):
     """The recognizer the parsed options describe (see ``recognizer.load``)."""
+    from .hub import load
+
     return load(
         args.recognizer,
         device=args.device,

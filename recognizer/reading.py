@@ -10,7 +10,6 @@ Runtime, so both decode with the same code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from open_clip.tokenizer import SimpleTokenizer
@@ -18,19 +17,8 @@ from open_clip.tokenizer import SimpleTokenizer
 from .config import CLIP4STRConfig, DecodeMode
 from .decoding import DecodingBackend, DualDecoder
 from .images import ImageInput, preprocess_batch
+from .interface import PRECISIONS, Reading
 from .tokenizer import CharTokenizer
-
-PRECISIONS = ("fp32", "bf16")
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The text read from one crop."""
-
-    text: str
-    # Product of the character confidences (and of the end token's, when predicted).
-    confidence: float
-    char_confidences: list[float]
 
 
 class WordReader:

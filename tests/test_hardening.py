@@ -208,3 +208,22 @@ def test_broken_links_and_link_loops_are_named_not_skipped(tmp_path, capsys):
     assert "symbolic link loop" in reasons["loop.jpg"]
     assert main(["run", str(folder / "loop.jpg")]) == 2
     assert "loop.jpg: symbolic link loop" in capsys.readouterr().err
+
+
+def test_help_and_option_checks_load_no_model_code():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    probe = (
+        "import sys\n"
+        "from pipeline.cli import build_parser\n"
+        "build_parser().parse_args(['run', 'x.jpg', '--batch-size', '8'])\n"
+        "print(sorted(m for m in ('torch', 'open_clip', 'mmocr', 'fpdf') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from fpdf import FPDF
-from fpdf.enums import TextMode
 from PIL import Image
 
 from ..rectify import order_quadrilateral
 from .base import Format, Photo
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT = "helvetica"
 # Helvetica's ascent and descent in units of the font size: a word whose box is h pixels
@@ -53,6 +55,10 @@ def _encodable(text: str) -> str:
 def render(result, photo: Photo) -> bytes:
     if photo.image is None:
         raise PhotoRequiredError("the searchable PDF embeds the photo: give its pixels")
+    # Imported here: fpdf2 takes half a second to import, and most runs write no PDF.
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
     w, h = result.width, result.height
     pdf = FPDF(unit="pt", format=(w, h))
     pdf.set_auto_page_break(False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.hub import WeightsUnavailableError
+from recognizer.interface import WeightsUnavailableError
 
 from ..stages import Detection
 
