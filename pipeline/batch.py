@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import os
 import queue
 import tempfile
@@ -82,6 +83,8 @@ class BatchReport:
 
     read: int = 0
     skipped: int = 0
+    # Photos whose missing files were written from the result already in their JSON.
+    completed: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
     # Why the run stopped before the end (interrupted, disk full ...); None if it did not.
     stopped: str | None = None
@@ -147,6 +150,27 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except (RuntimeError, OSError):  # Python < 3.13 raises RuntimeError on a loop
         return path.absolute()
+
+
+def recorded_result(job: Job) -> OCRResult | None:
+    """The result a job's JSON file already holds, or None (no file, or not readable)."""
+    if job.target is None or not job.target.is_file():
+        return None
+    try:
+        return OCRResult.from_json(job.target.read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError, OSError):
+        return None  # half a file from elsewhere, or another schema: read the photo again
+
+
+def to_read(
+    jobs: list[Job],
+    overwrite: bool = False,
+    visualize: bool = False,
+    formats: list[Format] = (JSON,),
+) -> list[Job]:
+    """The pending jobs that need the models: those without a result recorded in JSON."""
+    todo = pending(jobs, overwrite, visualize, formats)
+    return todo if overwrite else [job for job in todo if recorded_result(job) is None]
 
 
 def pending(
@@ -294,9 +318,11 @@ def run_jobs(
 ) -> BatchReport:
     """Read the jobs not done yet, write their files in ``formats``, and report.
 
-    ``pipeline`` may be None when no job is left to do.
-    A photo that cannot be read is recorded in the report and the run goes on. Without
-    ``overwrite``, the files that exist already are kept and only the missing ones written.
+    Without ``overwrite``, the files that exist already are kept and only the missing ones
+    written; a photo whose JSON exists is not read again: its other files are made from the
+    result recorded there (so every format of a photo describes the same reading).
+    ``pipeline`` may be None when no photo needs reading (see ``to_read``).
+    A photo that cannot be read is recorded in the report and the run goes on.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
     """
     from tqdm import tqdm
@@ -307,10 +333,12 @@ def run_jobs(
         return report
     by_photo = {job.photo: job for job in todo}
     bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
-    photos = [job.photo for job in todo]
+    recorded = {} if overwrite else {job.photo: recorded_result(job) for job in todo}
+    recorded = {photo: result for photo, result in recorded.items() if result is not None}
+    photos = [job.photo for job in todo if job.photo not in recorded]
     outcomes = stream_outcomes(pipeline, photos, images_per_batch, overlap)
     try:
-        for photo, outcome in outcomes:
+        for photo, outcome in itertools.chain(recorded.items(), outcomes):
             bar.update(1)
             if isinstance(outcome, ImageError):
                 report.failures.append((photo, str(outcome)))
@@ -324,7 +352,10 @@ def run_jobs(
                     report.stopped = f"writing failed ({error.strerror or error})"
                     break
                 continue
-            report.read += 1
+            if photo in recorded:
+                report.completed += 1
+            else:
+                report.read += 1
             if on_result is not None:
                 on_result(job, outcome)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
 from recognizer.images import why_not_a_file
 from recognizer.options import add_recognizer_options, fraction, positive_int
 
-from .batch import BatchReport, Job, check_writable, pending, plan_jobs, run_jobs
+from .batch import BatchReport, Job, check_writable, plan_jobs, run_jobs, to_read
 from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
@@ -147,10 +147,11 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
         if job.stem is None or single:
             _print_result(result, job.photo, shown, several)
 
-    # Nothing left to do (a finished folder run again): no models to load.
-    todo = pending(jobs, args.overwrite, args.visualize, formats)
+    # No photo to read (a finished run again, or only formats to add to existing JSON):
+    # no models to load.
+    reading = to_read(jobs, args.overwrite, args.visualize, formats)
     report = run_jobs(
-        _pipeline(args) if todo else None,
+        _pipeline(args) if reading else None,
         jobs,
         overwrite=args.overwrite,
         visualize=args.visualize,
@@ -177,8 +178,9 @@ def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
     if single:
         return 0
     if args.out is not None:
+        completed = f", {report.completed} completed from their JSON" if report.completed else ""
         print(
-            f"{report.read} photos read, {report.skipped} already done, "
+            f"{report.read} photos read, {report.skipped} already done{completed}, "
             f"{len(report.failures)} failed (outputs in {args.out})",
             file=sys.stderr,
         )

@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline import OCRPipeline
 from pipeline.batch import Job, pending, plan_jobs, run_jobs, write_atomically
+from pipeline.result import OCRResult
 from pipeline.spec import PipelineSpec
 from pipeline.stages import Detection, Detector, Recognizer
 from recognizer import Reading
@@ -76,10 +77,11 @@ def test_a_second_run_skips_what_is_done_and_completes_missing_overlays(photos, 
     run_jobs(pipeline, jobs)
     again = run_jobs(pipeline, jobs)
     assert (again.read, again.skipped) == (0, 2)
-    # Asked for overlays now: the jobs without one are not done, and get both files again.
+    # Asked for overlays now: the jobs without one are not done; the overlay is drawn from
+    # the result in their JSON, without reading the photo again.
     assert len(pending(jobs, visualize=True)) == 3
     with_overlays = run_jobs(pipeline, jobs, visualize=True)
-    assert with_overlays.read == 2
+    assert (with_overlays.read, with_overlays.completed) == (0, 2)  # drawn from the JSON
     assert (out / "a.png.overlay.jpg").is_file() and (out / "sub" / "b.jpg.overlay.jpg").is_file()
     assert pending(jobs, visualize=True) == [j for j in jobs if j.photo.name == "broken.jpg"]
     assert len(pending(jobs, overwrite=True)) == 3
@@ -138,3 +140,20 @@ def test_atomic_writes_leave_files_with_a_new_files_mode(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["photo.jpg.json"]  # no temp file left
 
 
+
+
+def test_formats_added_later_come_from_the_recorded_json_without_the_models(photos, tmp_path):
+    from pipeline.batch import to_read
+    from pipeline.formats import FORMATS
+
+    out = tmp_path / "out"
+    jobs = plan_jobs([photos], out)
+    run_jobs(OCRPipeline(OneBoxDetector(), WidthReader()), jobs)
+    more = [FORMATS["json"], FORMATS["tsv"], FORMATS["alto"]]
+    assert [j.photo.name for j in to_read(jobs, formats=more)] == ["broken.jpg"]
+    good = [job for job in jobs if job.photo.name != "broken.jpg"]
+    report = run_jobs(None, good, formats=more)  # no pipeline: nothing to read
+    assert (report.read, report.completed, report.ok) == (0, 2, True)
+    recorded = OCRResult.from_json((out / "a.png.json").read_text())
+    assert (out / "a.png.tsv").read_bytes() == recorded.to("tsv")
+    assert len(to_read(jobs, overwrite=True, formats=more)) == 3

@@ -235,10 +235,13 @@ def test_a_folder_run_writes_every_format_asked_for_and_skips_per_format(tmp_pat
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
     assert "0 photos read, 1 already done" in run(photos, "--out", out, "--format", "alto,json")[1]
-    assert "1 photos read, 0 already done" in run(photos, "--out", out, "--format", "hocr,tsv")[1]
+    added = run(photos, "--out", out, "--format", "json,hocr,tsv")[1]
+    assert "0 photos read, 0 already done, 1 completed from their JSON" in added
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert {name: after[name] for name in before} == before  # what was there is kept
     assert sorted(set(after) - set(before)) == ["plaque.jpg.hocr", "plaque.jpg.tsv"]
+    # The added files describe the reading recorded in the JSON, word for word.
+    assert (out / "plaque.jpg.tsv").read_bytes() == result.to("tsv")
 
     status, errors = run(photos, "--out", out, "--format", "json,docx")
     assert status == 2 and "unknown output format docx" in errors
