@@ -169,8 +169,18 @@ def to_read(
     formats: list[Format] = (JSON,),
 ) -> list[Job]:
     """The pending jobs that need the models: those without a result recorded in JSON."""
-    todo = pending(jobs, overwrite, visualize, formats)
-    return todo if overwrite else [job for job in todo if recorded_result(job) is None]
+    return _split_recorded(pending(jobs, overwrite, visualize, formats), overwrite)[1]
+
+
+def _split_recorded(
+    todo: list[Job], overwrite: bool
+) -> tuple[dict[Path, OCRResult], list[Job]]:
+    """(results recorded in the jobs' JSON files, by photo; the jobs that have none).
+
+    With ``overwrite`` nothing recorded is reused: every photo is read again."""
+    recorded = {} if overwrite else {job.photo: recorded_result(job) for job in todo}
+    recorded = {photo: result for photo, result in recorded.items() if result is not None}
+    return recorded, [job for job in todo if job.photo not in recorded]
 
 
 def pending(
@@ -214,10 +224,12 @@ def write_outputs(
     overwrite: bool = True,
 ) -> None:
     """The job's files, each written atomically; with ``overwrite`` False, only the missing."""
+    if job.stem is None:
+        return
     wanted = [(fmt.suffix, fmt) for fmt in formats]
     if visualize:
         wanted.append((OVERLAY_SUFFIX, None))  # the overlay picture
-    todo = [(job.output(suffix), fmt) for suffix, fmt in wanted if job.stem is not None]
+    todo = [(job.output(suffix), fmt) for suffix, fmt in wanted]
     todo = [(path, fmt) for path, fmt in todo if overwrite or not path.exists()]
     needs_pixels = any(fmt is None or fmt.needs_image for _, fmt in todo)
     pixels = load_photo(job.photo) if needs_pixels else None
@@ -305,7 +317,7 @@ def stream_outcomes(
 
 
 def run_jobs(
-    pipeline: ChunkReader | None,
+    pipeline: ChunkReader | Callable[[], ChunkReader],
     jobs: list[Job],
     *,
     overwrite: bool = False,
@@ -321,7 +333,8 @@ def run_jobs(
     Without ``overwrite``, the files that exist already are kept and only the missing ones
     written; a photo whose JSON exists is not read again: its other files are made from the
     result recorded there (so every format of a photo describes the same reading).
-    ``pipeline`` may be None when no photo needs reading (see ``to_read``).
+    ``pipeline`` is a pipeline or a function that builds one, called only if some photo
+    needs reading (so a run that only adds formats to recorded results loads no model).
     A photo that cannot be read is recorded in the report and the run goes on.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
     """
@@ -333,9 +346,10 @@ def run_jobs(
         return report
     by_photo = {job.photo: job for job in todo}
     bar = tqdm(total=len(todo), unit="img", desc="ocr", dynamic_ncols=True, disable=not progress)
-    recorded = {} if overwrite else {job.photo: recorded_result(job) for job in todo}
-    recorded = {photo: result for photo, result in recorded.items() if result is not None}
-    photos = [job.photo for job in todo if job.photo not in recorded]
+    recorded, unread = _split_recorded(todo, overwrite)
+    if unread and callable(pipeline):
+        pipeline = pipeline()
+    photos = [job.photo for job in unread]
     outcomes = stream_outcomes(pipeline, photos, images_per_batch, overlap)
     try:
         for photo, outcome in itertools.chain(recorded.items(), outcomes):

@@ -11,7 +11,7 @@ from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
 from recognizer.images import why_not_a_file
 from recognizer.options import add_recognizer_options, fraction, positive_int
 
-from .batch import BatchReport, Job, check_writable, plan_jobs, run_jobs, to_read
+from .batch import BatchReport, Job, check_writable, plan_jobs, run_jobs
 from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
@@ -147,11 +147,8 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
         if job.stem is None or single:
             _print_result(result, job.photo, shown, several)
 
-    # No photo to read (a finished run again, or only formats to add to existing JSON):
-    # no models to load.
-    reading = to_read(jobs, args.overwrite, args.visualize, formats)
     report = run_jobs(
-        _pipeline(args) if reading else None,
+        lambda: _pipeline(args),  # built only if a photo needs reading
         jobs,
         overwrite=args.overwrite,
         visualize=args.visualize,

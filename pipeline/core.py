@@ -76,15 +76,15 @@ class OCRPipeline:
         word_splitter: WordSplitter | None = None,
         **settings,
     ):
-        ready = not isinstance(detector, (str, Path)) or not isinstance(recognizer, (str, Path))
+        detector_named = isinstance(detector, (str, Path))
+        recognizer_named = isinstance(recognizer, (str, Path))
         spec = PipelineSpec(
             detector=_name_of(detector), recognizer=_name_of(recognizer), **settings
         )
-        self.spec = None if ready else spec
-        self.detector = detector if not isinstance(detector, (str, Path)) else spec.build_detector()
-        self.recognizer = (
-            recognizer if not isinstance(recognizer, (str, Path)) else spec.build_recognizer()
-        )
+        # Only a pipeline built wholly from names can be described (and rebuilt) by its spec.
+        self.spec = spec if detector_named and recognizer_named else None
+        self.detector = spec.build_detector() if detector_named else detector
+        self.recognizer = spec.build_recognizer() if recognizer_named else recognizer
         self.word_splitter = word_splitter or spec.build_word_splitter()
         self.batch_size = spec.batch_size
         self.max_pixels = spec.max_pixels

@@ -152,7 +152,10 @@ def test_formats_added_later_come_from_the_recorded_json_without_the_models(phot
     more = [FORMATS["json"], FORMATS["tsv"], FORMATS["alto"]]
     assert [j.photo.name for j in to_read(jobs, formats=more)] == ["broken.jpg"]
     good = [job for job in jobs if job.photo.name != "broken.jpg"]
-    report = run_jobs(None, good, formats=more)  # no pipeline: nothing to read
+    def no_models():
+        raise AssertionError("no photo needs reading: the models must not be built")
+
+    report = run_jobs(no_models, good, formats=more)
     assert (report.read, report.completed, report.ok) == (0, 2, True)
     recorded = OCRResult.from_json((out / "a.png.json").read_text())
     assert (out / "a.png.tsv").read_bytes() == recorded.to("tsv")

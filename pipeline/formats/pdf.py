@@ -12,11 +12,10 @@ import io
 import math
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 from PIL import Image
 
-from ..rectify import order_quadrilateral
+from ..layout import enclosing_rectangle
 from .base import Format, Photo
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def _word_frame(polygon) -> tuple[np.ndarray, float, float, float]:
     quadrilateral, points clockwise from its top-left corner in image coordinates."""
     points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     if len(points) != 4:  # a curved outline: its minimal rotated rectangle
-        points = order_quadrilateral(cv2.boxPoints(cv2.minAreaRect(points.astype(np.float32))))
+        points = enclosing_rectangle([points]).astype(np.float64)
     top_left, top_right, bottom_right, bottom_left = points
     along = ((top_right - top_left) + (bottom_right - bottom_left)) / 2
     width = float(np.hypot(*along))

@@ -75,12 +75,14 @@ __all__ = [
 
 def config_from_fields(architecture: str | Mapping, fields: Mapping) -> CLIP4STRConfig:
     """The model configuration a config file's ``model=dict(...)`` describes."""
-    unknown = sorted(set(fields) - set(CLIP4STRConfig.field_names()) | ({"clip"} & set(fields)))
+    # ``clip`` is what ``architecture`` describes; every other field may be given.
+    allowed = [name for name in CLIP4STRConfig.field_names() if name != "clip"]
+    unknown = sorted(set(fields) - set(allowed))
     if unknown:
         raise TypeError(
             f"CLIP4STRRecognizer got unknown arguments {unknown}; it takes `architecture`, "
             f"the loading and training options, and these CLIP4STRConfig fields: "
-            f"{', '.join(n for n in CLIP4STRConfig.field_names() if n != 'clip')}"
+            f"{', '.join(allowed)}"
         )
     return CLIP4STRConfig(clip=architecture_from_spec(architecture), **fields)
 
