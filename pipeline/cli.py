@@ -182,7 +182,9 @@ def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
             file=sys.stderr,
         )
     for path, reason in report.failures:
-        print(f"failed: {path}: {reason}", file=sys.stderr)
+        # Image errors name the file themselves; say it once.
+        named = reason if reason.startswith(f"{path}:") else f"{path}: {reason}"
+        print(f"failed: {named}", file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -227,3 +227,20 @@ def test_help_and_option_checks_load_no_model_code():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_each_failure_names_its_file_once(tmp_path, capsys):
+    from pathlib import Path
+
+    from pipeline.batch import BatchReport
+    from pipeline.cli import _report
+
+    class Args:
+        out = tmp_path
+
+    report = BatchReport(
+        failures=[(Path("a.jpg"), "a.jpg: not an image"), (Path("b.jpg"), "could not write")]
+    )
+    assert _report(Args(), report, single=False) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed")]
+    assert lines == ["failed: a.jpg: not an image", "failed: b.jpg: could not write"]
