@@ -115,6 +115,14 @@ def enclosing_rectangle(polygons: Sequence[np.ndarray]) -> np.ndarray:
     return order_quadrilateral(box)
 
 
+def clamp_to_image(polygon, width: int, height: int) -> list[list[float]]:
+    """``polygon``'s points moved onto the image ``[0, width] x [0, height]`` where they lie
+    outside it (the number and order of points stay the same)."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    points = np.clip(points, [0.0, 0.0], [float(width), float(height)])
+    return points.tolist()
+
+
 @dataclass(frozen=True)
 class _LineShape:
     """A line's rectangle (top-left, top-right, bottom-right, bottom-left) and its axes.

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .formats import Photo, format_for_path, render
-from .layout import enclosing_rectangle, group_into_blocks
+from .layout import clamp_to_image, enclosing_rectangle, group_into_blocks
 
 SCHEMA = "ocr-pipeline/result"
 SCHEMA_VERSION = 2
@@ -67,10 +67,13 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _enclosing_polygon(polygons: Sequence) -> Polygon:
-    """The smallest rotated rectangle around ``polygons``; no points when there are none."""
+def _enclosing_polygon(polygons: Sequence, width: int, height: int) -> Polygon:
+    """The smallest rotated rectangle around ``polygons``, clamped to the image; no points
+    when there are none."""
     polygons = [np.asarray(p, dtype=np.float32) for p in polygons if len(p)]
-    return enclosing_rectangle(polygons).tolist() if polygons else []
+    if not polygons:
+        return []
+    return clamp_to_image(enclosing_rectangle(polygons), width, height)
 
 
 def _written_confidence(words: Sequence[Word]) -> float:
@@ -185,19 +188,31 @@ class OCRResult(_LineGroup):
     def from_dict(cls, data: dict) -> OCRResult:
         """A result from its JSON form, schema version 2 or 1.
 
-        Raises ``ValueError`` for anything else, or when the indices do not describe
-        blocks, lines and words each following on from the last.
+        Raises ``ValueError`` for anything else (a key missing, a value of another type),
+        or when the indices do not describe blocks, lines and words each following on from
+        the last.
         """
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, IndexError, AttributeError, OverflowError) as error:
+            detail = f"missing key {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"not a valid OCR result: {detail}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict) -> OCRResult:
         version = _check_schema(data)
         _check_consecutive([line["words"] for line in data["lines"]], len(data["words"]), "words")
         words = [Word.from_dict(w) for w in data["words"]]
         lines = [_read_line(line, words) for line in data["lines"]]
+        image = data["image"]
         if version == 1:  # no blocks yet: the whole page is one
-            blocks = [Block(_enclosing_polygon([line.polygon for line in lines]), lines)]
+            polygon = _enclosing_polygon(
+                [line.polygon for line in lines], image["width"], image["height"]
+            )
+            blocks = [Block(polygon, lines)]
         else:
             _check_consecutive([block["lines"] for block in data["blocks"]], len(lines), "lines")
             blocks = [_read_block(block, lines) for block in data["blocks"]]
-        image = data["image"]
         models = dict(data.get("models", {}))
         return cls(blocks, image["width"], image["height"], image.get("path"), models)
 
@@ -242,6 +257,8 @@ def _block_dict(block: Block, line_indices: range) -> dict:
 
 
 def _check_schema(data: dict) -> int:
+    if not isinstance(data, dict):
+        raise ValueError(f"not an OCR result: a {type(data).__name__}, not a JSON object")
     if data.get("schema") != SCHEMA:
         raise ValueError(f"not an OCR result: schema is {data.get('schema')!r}, not {SCHEMA!r}")
     version = data.get("schema_version")
@@ -286,17 +303,27 @@ def assemble_page(
     Words and lines take the order of ``line_groups``; words in no group are left out.
     Each line's polygon is the smallest rotated rectangle around its words; consecutive
     lines are grouped into blocks by ``layout.group_into_blocks``, each block's polygon the
-    smallest rotated rectangle around its lines.
+    smallest rotated rectangle around its lines. Every polygon is clamped to the image
+    (detectors grow regions past its edges, and a rotated rectangle around words near an
+    edge can stick out of it).
     """
-    lines = [_line_of([words[i] for i in group]) for group in line_groups]
+    words = [
+        Word(clamp_to_image(w.polygon, width, height), w.text, w.confidence, w.detection_score)
+        for w in words
+    ]
+    lines = [
+        Line(
+            _enclosing_polygon([words[i].polygon for i in group], width, height),
+            [words[i] for i in group],
+        )
+        for group in line_groups
+    ]
     block_groups = group_into_blocks([np.asarray(line.polygon) for line in lines])
-    blocks = [_block_of([lines[i] for i in group]) for group in block_groups]
+    blocks = [
+        Block(
+            _enclosing_polygon([lines[i].polygon for i in group], width, height),
+            [lines[i] for i in group],
+        )
+        for group in block_groups
+    ]
     return OCRResult(blocks, width, height, path, dict(models or {}))
-
-
-def _line_of(words: list[Word]) -> Line:
-    return Line(_enclosing_polygon([w.polygon for w in words]), words)
-
-
-def _block_of(lines: list[Line]) -> Block:
-    return Block(_enclosing_polygon([line.polygon for line in lines]), lines)

@@ -91,6 +91,16 @@ class DualDecoder:
     produced ``[E]`` (only when a refinement follows: refinement masks everything after the
     first ``[E]``, so the texts and logits are the same and the remaining steps are saved).
 
+    ``batch_independent`` makes each item decode exactly as it would alone. The official
+    decoding gives the cross branch's prediction as many positions as the longest visual
+    prediction of the batch (the visual pass stops when *all* items have ended), and the
+    cross refinement of a shorter item then reads a context that it would not have had
+    alone: the same crop could read "chelart" in one batch and "chellt" in another. Here each
+    item's cross prediction keeps its own visual prediction's length: its first refinement
+    sees only the context it would have seen alone, and (without refinement) its positions
+    past that length are a certain ``[E]``, so texts and confidences are those of the item
+    decoded alone. False reproduces the official batch decoding, logits and all.
+
     Work that does not change is done once per batch: the image tokens' keys and values for
     each decoder's cross-attention (the cross memory is image tokens + text tokens, and a
     key/value projection is per token, so only the 16 text tokens are projected when the
@@ -104,12 +114,14 @@ class DualDecoder:
         clip_tokenize: Callable[[Sequence[str]], torch.Tensor],
         num_steps: int,
         cross_early_exit: bool = True,
+        batch_independent: bool = False,
     ):
         self.backend = backend
         self.tokenizer = tokenizer
         self.clip_tokenize = clip_tokenize
         self.num_steps = num_steps
         self.cross_early_exit = cross_early_exit
+        self.batch_independent = batch_independent
 
     def __call__(self, images: torch.Tensor, refine_iters: int = 1, decode: str = "ar"):
         """Cross-modal logits ``(B, T, num_classes)``, T <= num_steps."""
@@ -119,20 +131,45 @@ class DualDecoder:
         visual_kv = self.backend.memory_kv("visual", image_memory)
         cross_image_kv = self.backend.memory_kv("cross", image_memory)
         texts = TextMemory(self, image_memory)
+        # Per item, the positions of its visual prediction (None: the batch's), which is
+        # also what its cross prediction gets (see batch_independent).
+        length = None
         if decode == "ar":
             visual = self.autoregressive("visual", visual_kv, self.num_steps, True)
+            if self.batch_independent:
+                length = self.length_of(visual)
             cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
             early = self.cross_early_exit and refine_iters > 0
-            cross = self.autoregressive("cross", cross_kv, visual.shape[1], early)
-        else:
+            cross = self.autoregressive("cross", cross_kv, visual.shape[1], early, length)
+            cross = self.end_at(cross, length)
+        else:  # every item has all positions: nothing depends on the batch
             visual = self.parallel("visual", visual_kv)
             cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
             cross = self.parallel("cross", cross_kv)
-        for _ in range(refine_iters):
+        for iteration in range(refine_iters):
             visual = self.refine("visual", visual_kv, visual)
             cross_kv = self.backend.join_kv(cross_image_kv, texts.memory_kv(visual))
-            cross = self.refine("cross", cross_kv, cross)
+            cross = self.refine("cross", cross_kv, cross, length if iteration == 0 else None)
         return cross
+
+    def length_of(self, logits: torch.Tensor) -> torch.Tensor:
+        """Per item, the positions up to and including its first ``[E]`` (all if none)."""
+        ended = logits.argmax(-1) == self.tokenizer.EOS
+        positions = torch.arange(logits.shape[1], device=logits.device)
+        first = torch.where(ended, positions, logits.shape[1] - 1).amin(dim=1)
+        return first + 1
+
+    def end_at(self, logits: torch.Tensor, length: torch.Tensor | None) -> torch.Tensor:
+        """``logits`` with each item's positions from ``length`` on set to a certain ``[E]``."""
+        if length is None:
+            return logits
+        positions = torch.arange(logits.shape[1], device=logits.device)
+        past = positions[None, :] >= length[:, None]
+        if not bool(past.any()):
+            return logits
+        certain_end = torch.full_like(logits[0, 0], -1e4)
+        certain_end[self.tokenizer.EOS] = 0.0
+        return torch.where(past[:, :, None], certain_end, logits)
 
     def cross_memory(self, image_memory: torch.Tensor, visual_logits: torch.Tensor):
         """Image tokens followed by CLIP's text tokens of the visual branch's prediction."""
@@ -140,9 +177,17 @@ class DualDecoder:
         return torch.cat([image_memory, text_memory], dim=1)
 
     def autoregressive(
-        self, branch: Branch, memory_kv, num_steps: int, stop_early: bool
+        self,
+        branch: Branch,
+        memory_kv,
+        num_steps: int,
+        stop_early: bool,
+        length: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Greedy decoding, one position per step, each seeing its own earlier predictions."""
+        """Greedy decoding, one position per step, each seeing its own earlier predictions.
+
+        ``length``: per item, the number of positions it needs; an item counts as ended for
+        ``stop_early`` when it has them."""
         batch, device = self.backend.batch_of(memory_kv)
         context_kv = self.backend.empty_context_kv(branch, batch)
         token = torch.full((batch,), self.tokenizer.bos, dtype=torch.long, device=device)
@@ -153,6 +198,8 @@ class DualDecoder:
             steps.append(logits)
             token = logits.argmax(-1)
             ended |= token == self.tokenizer.EOS
+            if length is not None:
+                ended |= length <= index + 1
             if stop_early and bool(ended.all()):
                 break
         return torch.stack(steps, dim=1)
@@ -171,14 +218,26 @@ class DualDecoder:
             zeros((batch, 1), device=device),
         )
 
-    def refine(self, branch: Branch, memory_kv, previous: torch.Tensor):
-        """Predict every position again, each seeing all previous predictions but its own."""
+    def refine(
+        self,
+        branch: Branch,
+        memory_kv,
+        previous: torch.Tensor,
+        length: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Predict every position again, each seeing all previous predictions but its own.
+
+        ``length``: per item, the positions its context has; context past them is hidden
+        like padding."""
         batch, device = self.backend.batch_of(memory_kv)
         bos = torch.full((batch, 1), self.tokenizer.bos, dtype=torch.long, device=device)
         context = torch.cat([bos, previous[:, :-1].argmax(-1)], dim=1)
         n = context.shape[1]
         mask = cloze_mask(self.num_steps, device)
         padding = padding_after_end(context, self.tokenizer.EOS)
+        if length is not None:
+            past = torch.arange(n, device=device)[None, :] >= length[:, None]
+            padding = padding.masked_fill(past, float("-inf"))
         return self.backend.full(branch, context, memory_kv, mask[:, :n], mask[:n, :n], padding)
 
 

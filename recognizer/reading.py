@@ -31,6 +31,9 @@ class WordReader:
     precision: str = "fp32"
     # The precisions this backend can run in.
     precisions: tuple[str, ...] = PRECISIONS
+    # Each crop reads as it would alone, whatever shares its batch (see DualDecoder);
+    # False reproduces the official implementation's batch decoding exactly.
+    batch_independent: bool = True
     _bpe: SimpleTokenizer | None = None
 
     @property
@@ -55,6 +58,7 @@ class WordReader:
             self.clip_tokenize,
             self.config.num_positions,
             cross_early_exit=cross_early_exit,
+            batch_independent=self.batch_independent,
         )
 
     def decode_logits(

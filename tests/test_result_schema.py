@@ -248,8 +248,25 @@ def test_assemble_page_orders_lines_and_words_as_the_groups_say():
     assert [line.text for line in result.lines] == ["hello world", "again"]
     assert result.text == "hello world\nagain"
     assert result.lines[0].polygon == rect(10, 10, 90, 20)
-    assert result.words[0] is words[2]  # the words themselves, not copies
+    assert result.words[0] == words[2]  # inside the image: unchanged
     assert [len(block.lines) for block in result.blocks] == [2]  # one paragraph
+
+
+def test_assembled_polygons_stay_inside_the_image():
+    # A detector's region grown past the top-left corner, and a tilted word whose rotated
+    # rectangle sticks out of the right edge.
+    words = [
+        Word([[-12, -5], [60, -5], [60, 20], [-12, 20]], "edge", 0.9),
+        Word([[150, 40], [205, 30], [208, 48], [153, 58]], "tilt", 0.8),
+    ]
+    result = assemble_page(words, [[0], [1]], 200, 100, None, {})
+    polygons = [w.polygon for w in result.words] + [line.polygon for line in result.lines]
+    polygons += [block.polygon for block in result.blocks]
+    for polygon in polygons:
+        for x, y in polygon:
+            assert 0 <= x <= 200 and 0 <= y <= 100
+    assert result.words[0].polygon == [[0, 0], [60, 0], [60, 20], [0, 20]]
+    assert len(result.words[1].polygon) == 4 and result.words[1].text == "tilt"
 
 
 def test_assemble_page_without_words_is_an_empty_page():
