@@ -58,7 +58,10 @@ def _same_line(line: list[Box], word: Box, min_overlap: float, max_gap: float) -
 
 
 def group_into_lines(
-    polygons: list[np.ndarray], min_overlap: float = 0.5, max_gap: float = 2.5
+    polygons: list[np.ndarray],
+    min_overlap: float = 0.5,
+    max_gap: float = 2.5,
+    min_tilt_degrees: float = 3.0,
 ) -> list[list[int]]:
     """Indices of ``polygons`` grouped into lines, lines in reading order.
 
@@ -66,11 +69,18 @@ def group_into_lines(
     word vertically by ``min_overlap`` of the smaller height and starts at most ``max_gap``
     word heights after it. Lines are then ordered top to bottom (by their vertical center),
     and lines side by side (columns) left to right when they share a band.
+
+    On a tilted page (the words' typical direction, ``text_direction``, at least
+    ``min_tilt_degrees`` off the horizontal) this is done in the page's own frame: the
+    words are turned level first, so the lines of a page photographed at an angle are not
+    scrambled into pieces.
     """
-    boxes = sorted(
-        (Box(i, np.asarray(p, dtype=np.float32).reshape(-1, 2)) for i, p in enumerate(polygons)),
-        key=lambda b: b.left,
-    )
+    points = [np.asarray(p, dtype=np.float32).reshape(-1, 2) for p in polygons]
+    angle = text_direction(points)
+    if abs(angle) >= min_tilt_degrees:
+        turn = cv2.getRotationMatrix2D((0.0, 0.0), -angle, 1.0)[:, :2].astype(np.float32)
+        points = [p @ turn.T for p in points]
+    boxes = sorted((Box(i, p) for i, p in enumerate(points)), key=lambda b: b.left)
     lines: list[list[Box]] = []
     for word in boxes:
         candidates = [line for line in lines if _same_line(line, word, min_overlap, max_gap)]
@@ -80,6 +90,34 @@ def group_into_lines(
         else:
             lines.append([word])
     return [[b.index for b in line] for line in order_lines(lines)]
+
+
+def text_direction(polygons: Sequence[np.ndarray]) -> float:
+    """The typical angle of the words' baselines, in degrees (positive: rising to the
+    right, as image y grows downwards), from the words that run sideways; 0 without any.
+
+    Each word's direction is its top edge (first to second point: polygons run clockwise
+    from the text's top-left corner); the median, weighted by length, resists a few words
+    set at other angles.
+    """
+    angles, weights = [], []
+    for polygon in polygons:
+        if len(polygon) != 4:
+            continue
+        along = polygon[1] - polygon[0]
+        down = polygon[3] - polygon[0]
+        length = float(np.hypot(*along))
+        if length <= float(np.hypot(*down)):  # a vertical or square word says nothing
+            continue
+        angle = float(np.degrees(np.arctan2(-along[1], along[0])))
+        if abs(angle) < 45.0:
+            angles.append(angle)
+            weights.append(length)
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(angles)[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def order_lines(lines: list[list[Box]]) -> list[list[Box]]:

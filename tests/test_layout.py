@@ -2,7 +2,12 @@
 
 import numpy as np
 
-from pipeline.layout import enclosing_rectangle, group_into_blocks, group_into_lines
+from pipeline.layout import (
+    enclosing_rectangle,
+    group_into_blocks,
+    group_into_lines,
+    text_direction,
+)
 
 
 def box(x, y, w=40, h=20, skew=0.0):
@@ -35,6 +40,34 @@ def test_two_columns_read_left_column_lines_before_moving_down():
 def test_a_slightly_sloped_line_stays_one_line():
     polygons = [box(10 + 50 * i, 10 + 4 * i, skew=4) for i in range(6)]
     assert group_into_lines(polygons) == [[0, 1, 2, 3, 4, 5]]
+
+
+def _turned(polygon: np.ndarray, degrees: float) -> np.ndarray:
+    """``polygon`` turned about the origin, counterclockwise as seen on screen."""
+    a = np.radians(degrees)
+    turn = np.float32([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    return polygon @ turn.T + np.float32([100, 400])
+
+
+def test_a_page_tilted_by_twelve_degrees_keeps_its_lines():
+    # Three lines of four words, tightly spaced (as in a book), photographed at an angle:
+    # a line rises 45 px over its length, more than the 30 px between lines.
+    page = [[box(10 + 55 * i, 10 + 30 * row, w=50) for i in range(4)] for row in range(3)]
+    for degrees in (12, -12):
+        polygons = [_turned(p, degrees) for line in page for p in line]
+        assert abs(text_direction(polygons) - degrees) < 1e-3
+        order = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6]  # shuffled
+        lines = group_into_lines([polygons[i] for i in order])
+        assert [[order[i] for i in line] for line in lines] == [
+            [0, 1, 2, 3],
+            [4, 5, 6, 7],
+            [8, 9, 10, 11],
+        ]
+
+
+def test_vertical_words_do_not_set_the_page_direction():
+    assert text_direction([box(10, 10, w=20, h=80), box(40, 10, w=20, h=80)]) == 0.0
+    assert text_direction([]) == 0.0
 
 
 def test_words_far_apart_on_one_row_are_separate_lines():

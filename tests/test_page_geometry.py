@@ -1,0 +1,52 @@
+"""Pages that are not upright and level: a tilted photo keeps its lines and its labels."""
+
+import numpy as np
+import pytest
+from conftest import REPO
+from PIL import Image
+
+from pipeline import OCRPipeline
+from pipeline.result import Word, assemble_page
+from pipeline.visualize import draw_overlay
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return OCRPipeline()
+
+
+@pytest.fixture(scope="module")
+def book_page():
+    return Image.open(REPO / "demo" / "book_page.jpg").convert("RGB")
+
+
+@pytest.mark.slow
+def test_a_page_photographed_at_twelve_degrees_reads_line_by_line(pipeline, book_page):
+    level = pipeline.ocr(book_page)
+    tilted = pipeline.ocr(book_page.rotate(12, expand=True, fillcolor=(255, 255, 255)))
+    # The same lines, in the same order, each with the same number of words (a letter may
+    # read differently at an angle: the words' texts are not the point here).
+    assert [len(line.words) for line in tilted.lines] == [len(line.words) for line in level.lines]
+    assert tilted.lines[0].text == level.lines[0].text == "ACKNOWLEDGEMENTS"
+    assert tilted.lines[-1].text == level.lines[-1].text
+
+
+def test_the_label_of_a_tilted_word_lies_along_its_top_edge():
+    # A word tilted by 30 degrees: its label must follow its top edge, not float at the
+    # corner of its axis-aligned bounding box.
+    a = np.radians(30)
+    start = np.array([100.0, 300.0])
+    along, down = np.array([np.cos(a), -np.sin(a)]) * 200, np.array([np.sin(a), np.cos(a)]) * 40
+    polygon = [start, start + along, start + along + down, start + down]
+    word = Word([[float(x), float(y)] for x, y in polygon], "tilted", 0.9)
+    result = assemble_page([word], [[0]], 500, 450)
+    overlay = np.asarray(draw_overlay(np.full((450, 500, 3), 128, np.uint8), result))
+    ys, xs = np.nonzero((overlay[..., 0] > 200) & (overlay[..., 1] > 200) & (overlay[..., 2] < 80))
+    assert len(xs) > 20  # the yellow letters
+    # Distance of each letter pixel above the top edge's line, along the word's "up".
+    up = -down / np.linalg.norm(down)
+    height = (np.stack([xs, ys], 1) - start) @ up
+    assert 0 < np.median(height) < 25
+    # ... and from its start along the edge: over the word, not beyond it.
+    run = (np.stack([xs, ys], 1) - start) @ (along / np.linalg.norm(along))
+    assert run.min() > -5 and run.max() < 200
