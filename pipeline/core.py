@@ -21,8 +21,9 @@ from recognizer import ImageError, Reading
 
 from .batch import stream_outcomes
 from .layout import group_into_lines
+from .orientation import turn_image, turn_points
 from .photos import load_photo
-from .rectify import rectify_polygon
+from .rectify import order_quadrilateral, rectify_polygon
 from .result import OCRResult, Word, assemble_page
 from .spec import PipelineSpec
 from .stages import Detection, Detector, Recognizer
@@ -31,11 +32,16 @@ from .word_splitting import WordSplitter
 
 @dataclass
 class Page:
-    """A loaded photo and the text regions found on it."""
+    """A loaded photo and the text regions found on it.
+
+    ``image`` and ``detections`` are the photo turned upright: ``orientation`` degrees
+    clockwise from the photo as loaded (``photo_size``, width x height)."""
 
     image: np.ndarray
     path: str | None
     detections: list[Detection]
+    orientation: int = 0
+    photo_size: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -86,6 +92,7 @@ class OCRPipeline:
         self.detector = spec.build_detector() if detector_named else detector
         self.recognizer = spec.build_recognizer() if recognizer_named else recognizer
         self.word_splitter = word_splitter or spec.build_word_splitter()
+        self.orientation = spec.build_orientation()
         self.batch_size = spec.batch_size
         self.max_pixels = spec.max_pixels
         self.min_confidence = spec.min_confidence
@@ -135,7 +142,8 @@ class OCRPipeline:
             except ImageError as error:
                 chunk.errors[i] = error
                 continue
-            chunk.pages.append(Page(image, _path_of(item), []))
+            size = (image.shape[1], image.shape[0])
+            chunk.pages.append(Page(image, _path_of(item), [], photo_size=size))
             chunk.page_index.append(i)
         readable = [p for p in chunk.pages if min(p.image.shape[:2]) >= MIN_PHOTO_SIDE]
         if readable:
@@ -144,7 +152,22 @@ class OCRPipeline:
                 if self.word_splitter is not None:
                     detections = self.word_splitter.split_detections(page.image, detections)
                 page.detections = detections
+                if self.orientation is not None:
+                    self._turn_upright(page)
         return chunk
+
+    def _turn_upright(self, page: Page) -> None:
+        """Turn a page that lies on its side or upside down, with its regions."""
+        degrees = self.orientation.of_page(page.image, page.detections, self.recognizer)
+        if degrees == 0:
+            return
+        width, height = page.photo_size
+        page.image = turn_image(page.image, degrees)
+        page.detections = [
+            Detection(_upright_order(turn_points(d.polygon, degrees, width, height)), d.score)
+            for d in page.detections
+        ]
+        page.orientation = degrees
 
     def read_chunk(self, chunk: DetectedChunk) -> Iterator[tuple[object, Outcome]]:
         """``(input, OCRResult | ImageError)`` for each input of a detected chunk."""
@@ -179,7 +202,8 @@ class OCRPipeline:
                 words.append(Word(polygon, reading.text, reading.confidence, detection.score))
         groups = group_into_lines([np.asarray(w.polygon) for w in words])
         height, width = page.image.shape[:2]
-        return assemble_page(words, groups, width, height, page.path, dict(self.models))
+        result = assemble_page(words, groups, width, height, page.path, dict(self.models))
+        return result.turned_back(page.orientation) if page.orientation else result
 
 
 def _crop_variants(image: np.ndarray, polygon: np.ndarray) -> list[np.ndarray]:
@@ -193,6 +217,16 @@ def _crop_variants(image: np.ndarray, polygon: np.ndarray) -> list[np.ndarray]:
         cv2.rotate(crop.image, cv2.ROTATE_90_CLOCKWISE),
         cv2.rotate(crop.image, cv2.ROTATE_90_COUNTERCLOCKWISE),
     ]
+
+
+def _upright_order(polygon: np.ndarray) -> np.ndarray:
+    """A turned region's points from its (new) top-left corner on, clockwise: corners of a
+    quadrilateral re-ordered; a longer polygon (top edge, then bottom edge) turned upside
+    down starts half-way round."""
+    polygon = polygon.astype(np.float32)
+    if len(polygon) == 4:
+        return order_quadrilateral(polygon)
+    return np.roll(polygon, len(polygon) // 2, axis=0)
 
 
 def _name_of(stage) -> str:

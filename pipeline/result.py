@@ -8,7 +8,8 @@ JSON schema (``schema_version`` 2)::
     {
       "schema": "ocr-pipeline/result",
       "schema_version": 2,
-      "image": {"path": "photo.jpg" | null, "width": 1280, "height": 720},
+      "image": {"path": "photo.jpg" | null, "width": 1280, "height": 720,
+                "orientation": 0},
       "models": {"detector": "...", "recognizer": "..."},
       "text": "first line\\nsecond line",
       "blocks": [{"polygon": [[x, y], ...], "text": "first line\\nsecond line",
@@ -20,7 +21,10 @@ JSON schema (``schema_version`` 2)::
     }
 
 Polygons are lists of ``[x, y]`` points in pixels of the original image (after its EXIF
-rotation), clockwise from the top-left corner of the text; line and block polygons are the
+rotation), clockwise from the top-left corner of the text (of the text as read: on a photo
+taken sideways or upside down, ``image.orientation`` is the clockwise turn, 0, 90, 180 or
+270 degrees, that made it upright for reading, and the first point is the upright text's
+top-left corner wherever it lies in the photo); line and block polygons are the
 smallest rotated rectangles around their words and lines. ``blocks[i].lines`` indexes
 ``lines``, ``lines[i].block`` indexes ``blocks`` and ``lines[i].words`` indexes ``words``;
 reading ``lines`` and ``words`` from start to end follows the reading order. Points are
@@ -156,6 +160,9 @@ class OCRResult(_LineGroup):
     height: int
     path: str | None = None
     models: dict[str, str] = field(default_factory=dict)
+    # Degrees the photo was turned clockwise to read it (0, 90, 180 or 270); polygons are
+    # in the photo's own pixels all the same.
+    orientation: int = 0
 
     @property
     def lines(self) -> list[Line]:
@@ -173,13 +180,45 @@ class OCRResult(_LineGroup):
         return {
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
-            "image": {"path": self.path, "width": self.width, "height": self.height},
+            "image": {
+                "path": self.path,
+                "width": self.width,
+                "height": self.height,
+                "orientation": self.orientation,
+            },
             "models": dict(self.models),
             "text": self.text,
             "blocks": blocks,
             "lines": lines,
             "words": words,
         }
+
+    def turned_back(self, degrees: int) -> OCRResult:
+        """This result of the photo turned clockwise by ``degrees``, in the pixels of the
+        photo as it was (text, order and confidences unchanged)."""
+        from .orientation import turn_back
+
+        width, height = (self.height, self.width) if degrees % 180 else (self.width, self.height)
+
+        def back(polygon: Polygon) -> Polygon:
+            if not polygon:
+                return polygon
+            return turn_back(polygon, degrees, width, height).tolist()
+
+        blocks = []
+        for block in self.blocks:
+            lines = [
+                Line(
+                    back(line.polygon),
+                    [
+                        Word(back(w.polygon), w.text, w.confidence, w.detection_score)
+                        for w in line.words
+                    ],
+                )
+                for line in block.lines
+            ]
+            blocks.append(Block(back(block.polygon), lines))
+        return OCRResult(blocks, width, height, self.path, dict(self.models), degrees)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
@@ -214,7 +253,8 @@ class OCRResult(_LineGroup):
             _check_consecutive([block["lines"] for block in data["blocks"]], len(lines), "lines")
             blocks = [_read_block(block, lines) for block in data["blocks"]]
         models = dict(data.get("models", {}))
-        return cls(blocks, image["width"], image["height"], image.get("path"), models)
+        orientation = int(image.get("orientation", 0))
+        return cls(blocks, image["width"], image["height"], image.get("path"), models, orientation)
 
     @classmethod
     def from_json(cls, text: str) -> OCRResult:

@@ -31,6 +31,8 @@ class PipelineSpec:
     detectors that find lines (``{}`` for the defaults; the default detector's config
     already does it); None keeps the detector's regions as they are.
     Words read with a confidence below ``min_confidence`` are left out of the result.
+    ``orient_pages``: turn photos taken sideways or upside down upright before reading
+    (``orientation.PageOrientation``; polygons stay in the photo's own pixels).
     """
 
     detector: str = "default"
@@ -44,6 +46,7 @@ class PipelineSpec:
     batch_size: int = 64
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_confidence: float = 0.0
+    orient_pages: bool = True
     # Free-form labels recorded in each result's "models" (defaults: the two names).
     labels: dict = field(default_factory=dict)
 
@@ -63,6 +66,11 @@ class PipelineSpec:
             backend=self.recognizer_backend,
             precision=self.recognizer_precision,
         )
+
+    def build_orientation(self):
+        from .orientation import PageOrientation
+
+        return PageOrientation() if self.orient_pages else None
 
     def build_word_splitter(self) -> WordSplitter | None:
         return None if self.split_words is None else WordSplitter(**self.split_words)

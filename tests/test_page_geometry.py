@@ -1,4 +1,5 @@
-"""Pages that are not upright and level: a tilted photo keeps its lines and its labels."""
+"""Pages that are not upright and level: a tilted photo keeps its lines and its labels, a
+photo taken sideways or upside down is turned upright and read."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ from conftest import REPO
 from PIL import Image
 
 from pipeline import OCRPipeline
-from pipeline.result import Word, assemble_page
+from pipeline.result import OCRResult, Word, assemble_page
 from pipeline.visualize import draw_overlay
 
 
@@ -50,3 +51,36 @@ def test_the_label_of_a_tilted_word_lies_along_its_top_edge():
     # ... and from its start along the edge: over the word, not beyond it.
     run = (np.stack([xs, ys], 1) - start) @ (along / np.linalg.norm(along))
     assert run.min() > -5 and run.max() < 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("turned", [90, 180, 270])
+def test_a_page_photographed_sideways_or_upside_down_is_turned_and_read(
+    pipeline, book_page, turned
+):
+    level = pipeline.ocr(book_page)
+    photo = book_page.rotate(turned, expand=True)  # counterclockwise: needs `turned` back
+    result = pipeline.ocr(photo)
+    assert result.orientation == turned and level.orientation == 0
+    assert (result.width, result.height) == photo.size
+    assert [line.text for line in result.lines][:2] == [line.text for line in level.lines][:2]
+    same = sum(a.text == b.text for a, b in zip(result.words, level.words))
+    assert len(result.words) == len(level.words) and same >= 0.9 * len(level.words)
+    # Polygons in the photo's own pixels, starting at the upright text's top-left corner.
+    first = np.asarray(level.words[0].polygon[0])
+    width, height = book_page.size
+    where = {90: (first[1], width - first[0]), 180: (width - first[0], height - first[1])}
+    where[270] = (height - first[1], first[0])
+    assert np.allclose(result.words[0].polygon[0], where[turned], atol=8)
+    assert all(0 <= x <= photo.width and 0 <= y <= photo.height for x, y in result.words[0].polygon)
+
+
+def test_orientation_is_recorded_and_read_back(tmp_path):
+    word = Word([[10, 10], [50, 10], [50, 30], [10, 30]], "word", 0.9)
+    upright = assemble_page([word], [[0]], 200, 100)
+    turned = upright.turned_back(90)
+    assert (turned.width, turned.height, turned.orientation) == (100, 200, 90)
+    assert turned.words[0].polygon[0] == [10, 190]  # upright (10, 10), photo turned 90 ccw
+    again = OCRResult.from_json(turned.to_json())
+    assert again.orientation == 90 and again.to_dict() == turned.to_dict()
+    assert OCRResult.from_dict({**upright.to_dict()}).orientation == 0

@@ -79,6 +79,7 @@ def apply_openmmlab_workarounds() -> None:
         _patch_checkpoint_loading()
         _restore_imgaug_numpy_aliases()
         _add_mmocr_function_registry()
+        _quiet_inferencer_about_built_in_weights()
         _applied = True
 
 
@@ -546,3 +547,33 @@ def _add_mmocr_function_registry() -> None:
 
     if "mmocr" not in FUNCTIONS.children:
         Registry("function", parent=FUNCTIONS, scope="mmocr")
+
+
+# ---------------------------------------------------------------------------
+# 6. MMOCR's inferencer warns that a model without a checkpoint file is "randomly
+#    initialized", also for models that load their weights when they are built.
+#
+# Upstream: mmengine's ``BaseInferencer._load_weights_to_model`` warns whenever no
+# ``weights`` were given.  The CLIP4STR recognizer loads its weights at build time (its
+# ``checkpoint`` setting) and the PP-OCR detector's weights are inside its ONNX graph, so
+# ``MMOCRInferencer(rec=our_config)`` printed a false warning for each.  Such a model sets
+# ``weights_built_in = True``; for it, and only for it, the warning is not given.
+# ---------------------------------------------------------------------------
+
+
+def _quiet_inferencer_about_built_in_weights() -> None:
+    try:
+        from mmengine.infer.infer import BaseInferencer
+    except ImportError:
+        return
+    original = BaseInferencer._load_weights_to_model
+    if getattr(original, "_recognizer_compat", False):
+        return
+
+    def _load_weights_to_model(self, model, checkpoint, cfg):
+        if checkpoint is None and getattr(model, "weights_built_in", False):
+            return
+        original(self, model, checkpoint, cfg)
+
+    _load_weights_to_model._recognizer_compat = True  # type: ignore[attr-defined]
+    BaseInferencer._load_weights_to_model = _load_weights_to_model

@@ -139,9 +139,11 @@ class PPOCRDBDetector(BaseTextDetector):
         model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
         num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
 
-    There are no trainable weights: ``MMOCRInferencer`` warns that no checkpoint was loaded,
-    which is expected here (the weights are inside the ONNX graph).
+    There are no trainable weights: they are inside the ONNX graph (``weights_built_in``,
+    so ``MMOCRInferencer`` does not warn that no checkpoint was loaded).
     """
+
+    weights_built_in = True
 
     def __init__(
         self,

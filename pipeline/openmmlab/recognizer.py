@@ -199,6 +199,8 @@ class CLIP4STRRecognizer(BaseRecognizer):
             )
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.model = self._build_model(config, checkpoint, trust_checkpoint)
+        # Weights loaded here: MMOCR's inferencer need not warn of random ones.
+        self.weights_built_in = checkpoint is not None
         self.model.freeze_text_layers(freeze_text_layers)
         self.loss_settings = dict(loss or {})
         self._objective = None
