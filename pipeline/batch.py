@@ -4,6 +4,8 @@
 - ``Job.is_done`` / ``pending``: skip-if-done, per output format (a job is done when all
   the files asked for exist);
 - ``write_atomically``: a file is either complete or absent, whatever stops the run;
+- ``Claims``: runs on the same output folder share the work: each photo is claimed, by a
+  claim file beside its outputs, before it is read, and left to the run that holds it;
 - ``stream_outcomes``: the local engine, photos through ``OCRPipeline`` in chunks with the
   next chunk loaded and detected in a background thread;
 - ``run_jobs``: all of it together, with a progress bar and a report of the bad files.
@@ -17,10 +19,14 @@ from __future__ import annotations
 import errno
 import io
 import itertools
+import json
 import os
 import queue
+import socket
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +35,18 @@ from typing import Any, Protocol
 from recognizer import ImageError
 
 from .formats import FORMATS, Format, Photo
-from .photos import find_photos, load_photo
-from .result import OCRResult
+from .photos import IMAGE_EXTENSIONS, find_photos, load_photo
+from .result import SCHEMA, OCRResult
 from .visualize import draw_overlay
 
 OVERLAY_SUFFIX = ".overlay.jpg"
 JSON = FORMATS["json"]
+# Beside a photo's outputs while a run reads it: ``out/a.jpg.json.claim``.
+CLAIM_SUFFIX = JSON.suffix + ".claim"
+# A claim is held only while its photo is read (seconds to minutes): one older than this is
+# left over from a run that ended without removing it, and is taken over. On this machine a
+# claim is also taken over as soon as the process that made it has ended.
+STALE_CLAIM_HOURS = 2
 
 
 class ChunkReader(Protocol):
@@ -66,6 +78,11 @@ class Job:
     def overlay(self) -> Path | None:
         return self.output(OVERLAY_SUFFIX)
 
+    @property
+    def claim(self) -> Path | None:
+        """The file that says a run is reading the photo (see ``Claims``)."""
+        return self.output(CLAIM_SUFFIX)
+
     def outputs(self, formats: list[Format] = (JSON,), visualize: bool = False) -> list[Path]:
         if self.stem is None:
             return []
@@ -86,6 +103,8 @@ class BatchReport:
     # Photos whose missing files were written from the result already in their JSON.
     completed: int = 0
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    # Photos left to another run that was reading them (not failures: re-run to check).
+    claimed_elsewhere: list[Path] = field(default_factory=list)
     # Why the run stopped before the end (interrupted, disk full ...); None if it did not.
     stopped: str | None = None
 
@@ -97,7 +116,8 @@ class BatchReport:
 def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
     """One job per photo of the inputs; a folder's photos keep their paths relative to it.
 
-    Photos inside ``out`` (an output folder within an input folder) are not inputs.
+    Photos inside ``out`` (an output folder within an input folder) are not inputs, nor
+    are pictures this tool made from a photo (``is_made_from_a_photo``), wherever they are.
 
     Raises ``ValueError`` when two photos would be written to the same file.
     """
@@ -110,7 +130,8 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
             found = [
                 (p, p.relative_to(item))
                 for p in find_photos(item)
-                if out_dir is None or not _resolved(p).is_relative_to(out_dir)
+                if (out_dir is None or not _resolved(p).is_relative_to(out_dir))
+                and not is_made_from_a_photo(p)
             ]
         else:
             found = [(item, Path(item.name))]
@@ -129,6 +150,29 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
                 owners[stem] = photo
             jobs.append(Job(photo, stem))
     return jobs
+
+
+def is_made_from_a_photo(path: Path) -> bool:
+    """Whether an image file is an output beside a photo's result: its name is the photo's
+    name and more (``a.jpg.overlay.jpg``, ``a.jpg.pdf-selection.jpg``) and the photo's
+    result JSON (``a.jpg.json``) lies beside it."""
+    parts = path.name.split(".")
+    for end in range(2, len(parts)):
+        photo_name = ".".join(parts[:end])
+        if Path(photo_name).suffix.lower() in IMAGE_EXTENSIONS and _is_result_json(
+            path.with_name(photo_name + JSON.suffix)
+        ):
+            return True
+    return False
+
+
+def _is_result_json(path: Path) -> bool:
+    """Whether ``path`` is a JSON file of this tool's results (from its first bytes)."""
+    try:
+        with path.open("rb") as handle:
+            return SCHEMA.encode() in handle.read(512)
+    except OSError:
+        return False
 
 
 def check_writable(out: Path) -> None:
@@ -172,9 +216,7 @@ def to_read(
     return _split_recorded(pending(jobs, overwrite, visualize, formats), overwrite)[1]
 
 
-def _split_recorded(
-    todo: list[Job], overwrite: bool
-) -> tuple[dict[Path, OCRResult], list[Job]]:
+def _split_recorded(todo: list[Job], overwrite: bool) -> tuple[dict[Path, OCRResult], list[Job]]:
     """(results recorded in the jobs' JSON files, by photo; the jobs that have none).
 
     With ``overwrite`` nothing recorded is reused: every photo is read again."""
@@ -240,6 +282,134 @@ def write_outputs(
             write_atomically(path, buffer.getvalue())
         else:
             write_atomically(path, fmt.render(result, Photo(str(job.photo), pixels)))
+
+
+# ------------------------------------------------------------------ sharing the work
+
+
+class Claims:
+    """This run's claims on photos, so that runs on the same output folder share the work.
+
+    Before a photo is read its claim file (``Job.claim``) is created atomically
+    (``O_CREAT | O_EXCL``) with this run's process id, host, time and token; a photo whose
+    claim another live run holds is left to that run. ``release`` removes the claim once
+    the photo's files are written or it failed. Stale claims (``claim_is_stale``) are
+    taken over; two runs taking over one stale claim at the same moment may both read
+    that photo, which costs time but no result (files are written atomically).
+    """
+
+    def __init__(self):
+        self.token = uuid.uuid4().hex
+        self._held: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def take(self, job: Job) -> bool:
+        """Claim the job's photo; False if another live run holds it.
+
+        A job that writes no files, or whose claim file cannot be made, goes ahead
+        unclaimed (writing its files reports why the folder cannot be written)."""
+        path = job.claim
+        if path is None:
+            return True
+        for _ in range(3):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                if not claim_is_stale(path):
+                    return False
+                path.unlink(missing_ok=True)  # taken over
+                continue
+            except OSError:
+                return True
+            record = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": time.time(),
+                "run": self.token,
+            }
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(record, handle)
+            except OSError:
+                path.unlink(missing_ok=True)
+                return True
+            with self._lock:
+                self._held.add(path)
+            return True
+        return False
+
+    def release(self, job: Job) -> None:
+        """Remove the job's claim if this run holds it."""
+        with self._lock:
+            if job.claim not in self._held:
+                return
+            self._held.discard(job.claim)
+        self._remove(job.claim)
+
+    def release_all(self) -> None:
+        with self._lock:
+            held, self._held = self._held, set()
+        for path in held:
+            self._remove(path)
+
+    def _remove(self, path: Path) -> None:
+        if read_claim(path).get("run") == self.token:  # not taken over meanwhile
+            path.unlink(missing_ok=True)
+
+
+def read_claim(path: Path) -> dict:
+    """What a claim file says (pid, host, since, run); empty if it is gone or unreadable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def claim_is_stale(path: Path) -> bool:
+    """Whether a claim is left over from a run that ended: made on this machine by a process
+    that has ended, or older than ``STALE_CLAIM_HOURS``. A claim gone meanwhile is free."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if age > STALE_CLAIM_HOURS * 3600:
+        return True
+    record = read_claim(path)
+    pid = record.get("pid")
+    if record.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0:
+        return not _process_alive(pid)
+    return False  # being written just now, or another machine's: wait for its age
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end the process there; rely on the claim's age
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, run by another user
+        return True
+    return True
+
+
+def _done_since(
+    job: Job, since: float, formats: list[Format], visualize: bool, overwrite: bool
+) -> bool:
+    """Whether the job's files are all there (with ``overwrite``: all written since
+    ``since``), i.e. another run did it after this one listed its jobs."""
+    if not job.is_done(formats, visualize):
+        return False
+    if not overwrite:
+        return True
+    try:
+        return all(path.stat().st_mtime >= since for path in job.outputs(formats, visualize))
+    except OSError:
+        return False
 
 
 # ------------------------------------------------------------------ the local engine
@@ -336,10 +506,14 @@ def run_jobs(
     ``pipeline`` is a pipeline or a function that builds one, called only if some photo
     needs reading (so a run that only adds formats to recorded results loads no model).
     A photo that cannot be read is recorded in the report and the run goes on.
+    Runs on the same output folder share the work: each photo is claimed before it is read
+    (``Claims``), and one that another run is reading is left to it and listed in
+    ``report.claimed_elsewhere``.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
     """
     from tqdm import tqdm
 
+    started = time.time()
     todo = pending(jobs, overwrite, visualize, formats)
     report = BatchReport(skipped=len(jobs) - len(todo))
     if not todo:
@@ -349,23 +523,46 @@ def run_jobs(
     recorded, unread = _split_recorded(todo, overwrite)
     if unread and callable(pipeline):
         pipeline = pipeline()
-    photos = [job.photo for job in unread]
+    claims = Claims()
+
+    def claimed(candidates: list[Job]) -> Iterator[Job]:
+        """The jobs this run claims and still has to do, each claimed as it comes up (in
+        the background thread for photos to read)."""
+        for job in candidates:
+            if not claims.take(job):
+                report.claimed_elsewhere.append(job.photo)
+                bar.update(1)
+            elif _done_since(job, started, formats, visualize, overwrite):
+                claims.release(job)  # another run did it meanwhile
+                report.skipped += 1
+                bar.update(1)
+            else:
+                yield job
+
+    from_json = (
+        (job.photo, recorded[job.photo])
+        for job in claimed([job for job in todo if job.photo in recorded])
+    )
+    photos = (job.photo for job in claimed(unread))
     outcomes = stream_outcomes(pipeline, photos, images_per_batch, overlap)
     try:
-        for photo, outcome in itertools.chain(recorded.items(), outcomes):
-            bar.update(1)
-            if isinstance(outcome, ImageError):
-                report.failures.append((photo, str(outcome)))
-                continue
+        for photo, outcome in itertools.chain(from_json, outcomes):
             job = by_photo[photo]
             try:
-                write_outputs(job, outcome, formats, visualize, overwrite)
-            except OSError as error:
-                report.failures.append((photo, f"could not write its results: {error}"))
-                if error.errno in FATAL_WRITE_ERRORS:
-                    report.stopped = f"writing failed ({error.strerror or error})"
-                    break
-                continue
+                bar.update(1)
+                if isinstance(outcome, ImageError):
+                    report.failures.append((photo, str(outcome)))
+                    continue
+                try:
+                    write_outputs(job, outcome, formats, visualize, overwrite)
+                except OSError as error:
+                    report.failures.append((photo, f"could not write its results: {error}"))
+                    if error.errno in FATAL_WRITE_ERRORS:
+                        report.stopped = f"writing failed ({error.strerror or error})"
+                        break
+                    continue
+            finally:
+                claims.release(job)
             if photo in recorded:
                 report.completed += 1
             else:
@@ -375,6 +572,7 @@ def run_jobs(
     except KeyboardInterrupt:
         report.stopped = "interrupted"
     finally:
-        outcomes.close()  # stops the background thread
+        outcomes.close()  # stops the background thread, and with it new claims
+        claims.release_all()
         bar.close()
     return report

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
-from recognizer import CheckpointError, OnnxExportError, WeightsUnavailableError
+from recognizer import (
+    CheckpointError,
+    MultiFrameWarning,
+    OnnxExportError,
+    WeightsUnavailableError,
+)
 from recognizer.images import why_not_a_file
 from recognizer.options import add_recognizer_options, fraction, positive_int
 
-from .batch import BatchReport, Job, check_writable, plan_jobs, run_jobs
+from .batch import BatchReport, Job, check_writable, plan_jobs, recorded_result, run_jobs
 from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
@@ -157,7 +165,35 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
         progress=args.out is not None and not single,
         on_result=show,
     )
+    if args.out is not None and _all_done_before(report, jobs):
+        _show_recorded(args, jobs, single)
     return _report(args, report, single)
+
+
+# Photos whose recorded text is shown when a run finds everything done already.
+SHOWN_WHEN_DONE = 20
+
+
+def _all_done_before(report: BatchReport, jobs: list[Job]) -> bool:
+    return bool(jobs) and report.skipped == len(jobs) and report.ok
+
+
+def _show_recorded(args: argparse.Namespace, jobs: list[Job], single: bool) -> None:
+    """Nothing was to do: say so, and print the text recorded for the photos."""
+    count = f"all {len(jobs)} photos are" if len(jobs) > 1 else "the photo is"
+    print(
+        f"nothing to read: {count} already done in {args.out} (--overwrite reads them "
+        "again); the text recorded there:",
+        file=sys.stderr,
+    )
+    for job in jobs[:SHOWN_WHEN_DONE]:
+        result = recorded_result(job)
+        if result is None:
+            print(f"note: {job.target} cannot be read as a result", file=sys.stderr)
+        else:
+            _print_result(result, job.photo, "text", several=not single)
+    if len(jobs) > SHOWN_WHEN_DONE:
+        print(f"... and {len(jobs) - SHOWN_WHEN_DONE} more in {args.out}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
@@ -172,13 +208,21 @@ def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
     if single and report.failures:
         print(f"error: {report.failures[0][1]}", file=sys.stderr)
         return 1
+    elsewhere = len(report.claimed_elsewhere)
+    if elsewhere:
+        print(
+            f"note: {elsewhere} photos left to another run in progress on {args.out}; "
+            "re-run to check that they were done",
+            file=sys.stderr,
+        )
     if single:
         return 0
     if args.out is not None:
         completed = f", {report.completed} completed from their JSON" if report.completed else ""
+        left = f", {elsewhere} left to another run" if elsewhere else ""
         print(
             f"{report.read} photos read, {report.skipped} already done{completed}, "
-            f"{len(report.failures)} failed (outputs in {args.out})",
+            f"{len(report.failures)} failed{left} (outputs in {args.out})",
             file=sys.stderr,
         )
     for path, reason in report.failures:
@@ -238,6 +282,28 @@ def _check_run_inputs(args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _photo_warnings_as_notes() -> Iterator[None]:
+    """Within: warnings about a photo (``MultiFrameWarning``) are printed as one ``note:``
+    line per photo, above the progress bar; other warnings as usual."""
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", MultiFrameWarning)
+        usual = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, MultiFrameWarning):
+                usual(message, category, filename, lineno, file, line)
+            elif str(message) not in shown:
+                from tqdm import tqdm
+
+                shown.add(str(message))
+                tqdm.write(f"note: {message}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -245,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             status = _check_run_inputs(args)
             if status:
                 return status
-            return run_photos(args, plan_jobs(args.inputs, args.out))
+            with _photo_warnings_as_notes():
+                return run_photos(args, plan_jobs(args.inputs, args.out))
         return run_eval(args, _pipeline(args))
     except (WeightsUnavailableError, CheckpointError, OnnxExportError) as error:
         print(f"error: {error}", file=sys.stderr)

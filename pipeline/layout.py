@@ -149,8 +149,15 @@ def enclosing_rectangle(polygons: Sequence[np.ndarray]) -> np.ndarray:
     lines); a ``(4, 2)`` float32 array ordered as ``rectify.order_quadrilateral`` does.
     """
     points = np.concatenate([np.asarray(p, dtype=np.float32).reshape(-1, 2) for p in polygons])
-    box = cv2.boxPoints(cv2.minAreaRect(points))
-    return order_quadrilateral(box)
+    rectangle = cv2.minAreaRect(points)
+    if min(rectangle[1]) > 0:
+        return order_quadrilateral(cv2.boxPoints(rectangle))
+    # Points on one line: OpenCV can give their segment turned by 90 degrees about its
+    # middle (found by tests/test_properties.py), so span the two farthest points instead.
+    offsets = points - points[0]
+    along = offsets @ offsets[np.argmax(np.linalg.norm(offsets, axis=1))]
+    start, end = points[np.argmin(along)], points[np.argmax(along)]
+    return order_quadrilateral(np.stack([start, end, end, start]))
 
 
 def clamp_to_image(polygon, width: int, height: int) -> list[list[float]]:

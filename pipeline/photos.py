@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,36 +21,84 @@ DEFAULT_MAX_PIXELS = 150_000_000
 def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An HxWx3 RGB uint8 array from a path, PIL image or array; EXIF rotation applied.
 
+    The size is checked against ``max_pixels`` from the file's header, before decoding;
+    PIL's own decompression-bomb limit is lifted to ``max_pixels`` meanwhile, so it
+    neither refuses nor warns about a photo this limit allows.
+
     Raises ``ImageError`` naming the input and the reason (missing, empty, not an image,
     truncated, too large).
     """
     name = str(item) if isinstance(item, (str, Path)) else type(item).__name__
-    if isinstance(item, (str, Path)):
-        _check_header_size(Path(item), max_pixels)
-    try:
-        image = as_rgb_image(item)
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name}: image too large to decode safely") from None
+    with pil_pixel_limit(max_pixels):
+        if isinstance(item, (str, Path)):
+            _check_header_size(Path(item), max_pixels)
+        try:
+            image = as_rgb_image(item)
+        except Image.DecompressionBombError as error:
+            raise ImageError(
+                f"{name}: too large to decode safely ({error}); downscale it or raise "
+                f"max_pixels (now {max_pixels})"
+            ) from None
     if image.width * image.height > max_pixels:
-        raise ImageError(
-            f"{name}: {image.width}x{image.height} is more than {max_pixels} pixels; "
-            "downscale it or raise max_pixels"
-        )
+        raise ImageError(_too_large(name, image.width, image.height, max_pixels))
     return np.asarray(image)
 
 
+def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
+    return (
+        f"{name}: {width}x{height} is {width * height} pixels, more than the limit of "
+        f"{max_pixels}; downscale it or raise max_pixels"
+    )
+
+
 def _check_header_size(path: Path, max_pixels: int) -> None:
-    """Refuse huge images from their header, before decoding a single pixel."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except Exception:  # noqa: BLE001 - decoding errors are reported by as_rgb_image
-        return
+    """Refuse huge images from their header, before decoding a single pixel.
+
+    PIL's own size check is off while the header is read (under the lock that guards
+    PIL's limit): it would refuse the file without giving its size, or warn."""
+    with _LIMIT_LOCK:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001 - decoding errors are reported by as_rgb_image
+            return
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
     if width * height > max_pixels:
-        raise ImageError(
-            f"{path}: {width}x{height} is more than {max_pixels} pixels; downscale it or "
-            "raise max_pixels"
-        )
+        raise ImageError(_too_large(str(path), width, height, max_pixels))
+
+
+# PIL's limit is a module global: the loads in progress (in any thread) each need it at
+# least at their own max_pixels; it goes back to its value once none is in progress.
+_LIMIT_LOCK = threading.Lock()
+_limits_in_use: list[int] = []
+_pil_limit_before: list[int | None] = []
+
+
+@contextmanager
+def pil_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Within: ``Image.MAX_IMAGE_PIXELS`` is at least ``max_pixels`` (thread-safe)."""
+    with _LIMIT_LOCK:
+        if not _limits_in_use:
+            _pil_limit_before[:] = [Image.MAX_IMAGE_PIXELS]
+        _limits_in_use.append(max_pixels)
+        _set_pil_limit()
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _limits_in_use.remove(max_pixels)
+            _set_pil_limit()
+
+
+def _set_pil_limit() -> None:
+    before = _pil_limit_before[0]
+    if not _limits_in_use or before is None:  # None: the user turned PIL's check off
+        Image.MAX_IMAGE_PIXELS = before
+    else:
+        Image.MAX_IMAGE_PIXELS = max(before, *_limits_in_use)
 
 
 def find_photos(folder: Path) -> list[Path]:

@@ -6,14 +6,18 @@ Formats understood:
   with the paper (``.ckpt``, ``.pt``, ``.bin``), or a bare state dict;
 * a folder (or its ``model.safetensors``) written by ``CLIP4STR.save_pretrained``.
 
-The model's shape comes from ``config.json`` when there is one; otherwise it is read off the
-tensor shapes, and the charset and decoder settings off the hyper-parameters when present.
+The model's shape comes from ``config.json`` when there is one. A bare state dict of a model
+shipped with the package (the default recognizer) takes that model's configuration when its
+tensors have exactly that model's names and shapes (its attention heads cannot be read off
+the tensors). Otherwise the shape is read off the tensors (the released ViT layouts), and the
+charset and decoder settings off the hyper-parameters when present.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import struct
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -36,6 +40,9 @@ MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
 # Where a wrapper (pipeline.openmmlab.recognizer) stores the model's config beside its
 # weights, as the value of a ``<prefix>_extra_state`` entry of the state dict.
 EMBEDDED_CONFIG_KEY = "clip4str_config"
+# Models shipped with the package (``save_pretrained`` folders): a bare state dict with
+# exactly one's tensor names and shapes is that model.
+SHIPPED_MODELS = {"default": Path(__file__).parent / "weights" / "default"}
 
 
 # --------------------------------------------------------------------- reading files
@@ -64,6 +71,11 @@ def read_weights(path: Path, trust_checkpoint: bool) -> tuple[dict, dict, dict |
         )
     if "state_dict" in loaded and isinstance(loaded["state_dict"], Mapping):
         hparams = loaded.get("hyper_parameters") or {}
+        if not isinstance(hparams, Mapping):
+            raise CheckpointError(
+                f"{path}: its hyper_parameters are a {type(hparams).__name__}, not a dict; "
+                "the file is not a CLIP4STR checkpoint"
+            )
         return dict(loaded["state_dict"]), dict(hparams), None
     return dict(loaded), {}, None
 
@@ -101,8 +113,11 @@ def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
     except pickle.UnpicklingError as error:
-        if trust_checkpoint or "weights_only" not in str(error):
-            raise CheckpointError(f"{path}: corrupt checkpoint ({error})") from None
+        if trust_checkpoint or not _refused_python_objects(error):
+            raise CheckpointError(
+                f"{path}: corrupt checkpoint ({_unpickler_detail(error)}); the file is "
+                "probably truncated or damaged: download it again"
+            ) from None
         raise CheckpointError(
             f"{path}: this checkpoint holds Python objects besides tensors, and unpickling "
             "them can run arbitrary code. It was refused. If you trust where the file comes "
@@ -112,18 +127,55 @@ def _torch_load(path: Path, trust_checkpoint: bool) -> Any:
             ".save_pretrained(folder) writes a copy that loads without trust. "
             f"Details: {_first_line(error)}"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+    # What torch.load raises on damaged bytes besides those: a bad string (ValueError,
+    # UnicodeDecodeError), a short record (struct.error), a bad memo or storage index
+    # (IndexError, KeyError), a failed check of the legacy format (AssertionError) ...
+    # as found by benchmarks/fuzz_loaders.py.
+    except (
+        AssertionError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        struct.error,
+    ) as error:
         raise CheckpointError(
             f"{path}: not a complete PyTorch checkpoint ({_first_line(error)}); the file is "
             "probably truncated or corrupt: download it again"
         ) from None
 
 
+def _refused_python_objects(error: pickle.UnpicklingError) -> bool:
+    """Whether a weights-only load stopped at a reference to a Python class or function (the
+    file holds objects besides tensors) rather than at damaged bytes (an unknown opcode, a
+    bad string ...), where trusting the file would not help."""
+    text = str(error)
+    return "weights_only" in text and ("GLOBAL" in text or "Unsupported class" in text)
+
+
+def _unpickler_detail(error: pickle.UnpicklingError) -> str:
+    """The weights-only unpickler's own reason, without torch's advice around it."""
+    text = str(error)
+    _, marker, detail = text.partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in detail.splitlines() if line.strip()] if marker else []
+    return lines[0] if lines else _first_line(error)
+
+
 def _looks_like_torch_file(path: Path) -> bool:
     """torch.save writes a zip archive (or, before torch 1.6, a pickle: protocol opcode)."""
     with path.open("rb") as handle:
         start = handle.read(2)
-    return zipfile.is_zipfile(path) or (len(start) == 2 and start[0] == 0x80 and start[1] <= 5)
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # a damaged zip archive: torch.load says what is wrong
+        is_zip = True
+    return is_zip or (len(start) == 2 and start[0] == 0x80 and start[1] <= 5)
 
 
 def _first_line(error: BaseException) -> str:
@@ -151,6 +203,22 @@ def config_from_released(
     state: Mapping[str, torch.Tensor], hparams: Mapping[str, Any], source: Path
 ) -> CLIP4STRConfig:
     """The configuration of a released checkpoint, from its tensors and hyper-parameters."""
+    try:
+        return _released_config(state, hparams, source)
+    except CheckpointError:
+        raise
+    # Tensors of other ranks or of size 0, hyper-parameters of other types.
+    except (IndexError, TypeError, ValueError, ZeroDivisionError) as error:
+        raise CheckpointError(
+            f"{source}: its tensors or hyper-parameters do not fit the released CLIP4STR "
+            f"layout ({type(error).__name__}: {_first_line(error)}); is it a complete CLIP4STR "
+            "checkpoint?"
+        ) from None
+
+
+def _released_config(
+    state: Mapping[str, torch.Tensor], hparams: Mapping[str, Any], source: Path
+) -> CLIP4STRConfig:
     clip_state = {
         k[len("clip_model.") :]: v for k, v in state.items() if k.startswith("clip_model.")
     }
@@ -167,6 +235,10 @@ def config_from_released(
     if "img_size" in hparams:
         arch = _with_image_size(arch, tuple(hparams["img_size"]), source)
     charset = hparams.get("charset_train", PRINTABLE_ASCII_94)
+    if not isinstance(charset, str):
+        raise CheckpointError(
+            f"{source}: its charset_train is a {type(charset).__name__}, not a string"
+        )
     if head.shape[0] != len(charset) + 1:
         raise CheckpointError(
             f"{source}: the heads predict {head.shape[0]} classes but the charset has "
@@ -216,13 +288,56 @@ def read_checkpoint(
 ) -> tuple[CLIP4STRConfig, dict[str, torch.Tensor]]:
     """The configuration and the model's own tensors of any checkpoint we understand."""
     state, hparams, saved_config = read_weights(path, trust_checkpoint)
+    odd_key = next((key for key in state if not isinstance(key, str)), None)
+    if odd_key is not None:
+        raise CheckpointError(
+            f"{path}: a state dict's keys are tensor names, but this one has the key "
+            f"{odd_key!r}; the file is not a CLIP4STR checkpoint"
+        )
     if saved_config is None:
         saved_config = _embedded_config(state)
     state = strip_wrapper_prefix(state)
     _check_is_clip4str(state, path)
+    _check_tensors(state, path)
     if saved_config is not None:
         return _saved_config(saved_config, path), state
+    if not hparams:  # a bare state dict: no settings beside the tensors
+        shipped = shipped_config_fitting(state)
+        if shipped is not None:
+            return shipped, state
+        try:
+            return config_from_released(state, hparams, path), state
+        except CheckpointError as error:
+            raise CheckpointError(
+                f"{path}: a bare state dict (tensors without a configuration) that fits no "
+                "known architecture: not a model shipped with the package "
+                f"({', '.join(SHIPPED_MODELS)}: its tensors differ), and not the released "
+                f"CLIP4STR layout ({str(error).removeprefix(f'{path}: ')}). Load the model "
+                "it came from and save it with model.save_pretrained(folder), which keeps "
+                "the configuration beside the weights; then load that folder"
+            ) from None
     return config_from_released(state, hparams, path), state
+
+
+def shipped_config_fitting(state: Mapping[str, torch.Tensor]) -> CLIP4STRConfig | None:
+    """The configuration of the shipped model whose tensors have exactly the names and
+    shapes of ``state``, or None."""
+    from safetensors import safe_open
+
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        return None
+    shapes = {key: tuple(value.shape) for key, value in state.items()}
+    for folder in SHIPPED_MODELS.values():
+        weights, config = folder / SAFETENSORS_NAME, folder / CONFIG_NAME
+        if not (weights.is_file() and config.is_file()):
+            continue
+        with safe_open(str(weights), framework="pt") as handle:
+            if set(handle.keys()) != set(shapes):
+                continue
+            if any(tuple(handle.get_slice(k).get_shape()) != shapes[k] for k in shapes):
+                continue
+        return _saved_config(json.loads(config.read_text(encoding="utf-8")), config)
+    return None
 
 
 def _saved_config(values: Any, source: Path) -> CLIP4STRConfig:
@@ -238,11 +353,22 @@ def _saved_config(values: Any, source: Path) -> CLIP4STRConfig:
         ) from None
 
 
-def _embedded_config(state: Mapping[str, Any]) -> dict | None:
+def _check_tensors(state: Mapping[str, Any], source: Path) -> None:
+    """Refuse a state dict holding anything but tensors (beside ``_extra_state`` entries,
+    a module's own data)."""
+    for key, value in state.items():
+        if not key.endswith("_extra_state") and not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{source}: {key} holds a {type(value).__name__}, not a tensor; the file is "
+                "not a CLIP4STR checkpoint"
+            )
+
+
+def _embedded_config(state: Mapping[str, Any]) -> Any:
     for key, value in state.items():
         if key.endswith("_extra_state") and isinstance(value, Mapping):
             if EMBEDDED_CONFIG_KEY in value:
-                return dict(value[EMBEDDED_CONFIG_KEY])
+                return value[EMBEDDED_CONFIG_KEY]  # _saved_config checks that it is a dict
     return None
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .cache import models_dir
+from .checkpoint import SHIPPED_MODELS
 from .interface import (
     BACKENDS,
     KNOWN_NAMES,
@@ -20,7 +21,7 @@ from .onnx_backend import OnnxRecognizer, is_onnx_export, load_onnx
 
 __all__ = ["BACKENDS", "KNOWN_NAMES", "RELEASED", "WeightsUnavailableError", "load"]
 
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default"
+DEFAULT_WEIGHTS = SHIPPED_MODELS["default"]
 
 
 def locate_weights(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .interface import ImageError
+from .interface import ImageError, MultiFrameWarning
 
 if TYPE_CHECKING:
     import torch
@@ -19,7 +21,10 @@ ImageInput = str | Path | Image.Image | np.ndarray
 
 
 def open_image(path: str | Path) -> Image.Image:
-    """An RGB image from a file, upright according to its EXIF orientation."""
+    """An RGB image from a file, upright according to its EXIF orientation.
+
+    Of an animated or multi-page file (GIF, TIFF, WebP ...) only the first frame is read,
+    with a ``MultiFrameWarning`` naming the file and its number of frames."""
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: {why_not_a_file(path)}")
@@ -27,11 +32,28 @@ def open_image(path: str | Path) -> Image.Image:
         raise ImageError(f"{path}: the file is empty")
     try:
         with Image.open(path) as image:
+            # A camera's MPO JPEG holds previews (or a second view) besides the photo.
+            if getattr(image, "is_animated", False) and image.format != "MPO":
+                warnings.warn(
+                    f"{path} has {image.n_frames} frames; only the first is read",
+                    MultiFrameWarning,
+                    stacklevel=2,
+                )
             image.load()
             image = ImageOps.exif_transpose(image)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file PIL can read") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    # Besides OSError, PIL's decoders signal damaged data with the exceptions Image.open
+    # itself treats as "not this format" (TypeError, IndexError, struct.error, ...).
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        TypeError,
+        IndexError,
+        EOFError,
+        struct.error,
+    ) as error:
         raise ImageError(f"{path}: corrupt or truncated image ({error})") from None
     return to_rgb(image)
 
@@ -58,6 +80,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     the alpha channel would leave black text on black)."""
     if image.mode == "RGB":
         return image
+    if image.mode == "La":  # premultiplied alpha, which PIL converts only to LA
+        image = image.convert("LA")
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         return _deep_to_rgb(image)
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -66,7 +90,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _deep_to_rgb(image: Image.Image) -> Image.Image:
-    pixels = np.asarray(image, dtype=np.float64)
+    pixels = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0)  # NaN: black
     top = 65535.0 if pixels.max(initial=0) > 255 else 255.0
     gray = np.clip(pixels / top * 255.0, 0, 255).round().astype(np.uint8)
     return Image.fromarray(gray).convert("RGB")
@@ -95,6 +119,7 @@ def array_to_image(array: np.ndarray) -> Image.Image:
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"array of shape {array.shape} is empty")
     if np.issubdtype(array.dtype, np.floating):
+        array = np.nan_to_num(array, nan=0.0)  # NaN: black; infinities: 0 or 1 once clipped
         array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
     elif array.dtype != np.uint8:
         raise ImageError(f"array of dtype {array.dtype}: expected uint8 or float in [0, 1]")

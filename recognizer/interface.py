@@ -49,6 +49,10 @@ class ImageError(ValueError):
     """An input that cannot be used as an image; the message names it and says why."""
 
 
+class MultiFrameWarning(UserWarning):
+    """An animated or multi-page image file of which only the first frame is read."""
+
+
 class CheckpointError(ValueError):
     """A file that cannot be loaded as a CLIP4STR checkpoint; the message says what to do."""
 

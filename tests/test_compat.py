@@ -179,3 +179,20 @@ def test_imgaug_runs_on_numpy_without_removed_aliases():
     image = np.zeros((16, 16, 3), dtype=np.uint8)
     augmenter = iaa.OneOf([iaa.Fliplr(1.0), iaa.Flipud(1.0)])  # uses np.bool
     assert augmenter(image=image).shape == image.shape
+
+
+def test_the_two_opencv_packages_are_one_release():
+    # Both install the same cv2 module: differing releases would leave a mix of their files.
+    from importlib import metadata
+
+    import cv2
+
+    versions = {}
+    for name in ("opencv-python", "opencv-python-headless"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    assert versions, "no OpenCV package installed"
+    assert len(set(versions.values())) == 1, versions
+    assert cv2.__version__ == next(iter(versions.values())).rsplit(".", 1)[0]

@@ -1,10 +1,22 @@
 """Odd inputs and failures give a clear message or a sensible picture, never a traceback."""
 
+import collections
 import errno
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import warnings
+import zlib
 
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from PIL import Image, ImageDraw
 
 from pipeline import OCRPipeline
@@ -12,7 +24,14 @@ from pipeline.batch import plan_jobs, run_jobs
 from pipeline.cli import main
 from pipeline.openmmlab.ppocr_detector import ppocr_input_size
 from pipeline.stages import Detection
-from recognizer import CLIP4STR, CheckpointError, CLIP4STRConfig, Reading
+from recognizer import (
+    CLIP4STR,
+    CheckpointError,
+    CLIP4STRConfig,
+    ImageError,
+    MultiFrameWarning,
+    Reading,
+)
 from recognizer.clip_backbone import SMALL_CONV
 from recognizer.images import open_image
 
@@ -89,9 +108,7 @@ def test_cuda_without_cuda_is_a_usage_error(tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_an_output_folder_that_cannot_be_written_is_refused_before_models_load(
-    tmp_path, capsys
-):
+def test_an_output_folder_that_cannot_be_written_is_refused_before_models_load(tmp_path, capsys):
     photo = tmp_path / "a.png"
     text_image().convert("RGB").save(photo)
     taken = tmp_path / "results"
@@ -163,7 +180,8 @@ def test_an_interrupted_run_keeps_what_is_done_and_says_how_to_go_on(photos, tmp
     from pipeline.cli import _report
 
     jobs = plan_jobs([photos], tmp_path / "out")
-    pipeline = OCRPipeline(EveryImageOneWord(), Reader(interrupt_after=1))
+    # (No page orientation: it would read crops too, and the count is of reads.)
+    pipeline = OCRPipeline(EveryImageOneWord(), Reader(interrupt_after=1), orient_pages=False)
     report = run_jobs(pipeline, jobs, images_per_batch=1)
     assert report.stopped == "interrupted" and report.read == 1
     assert (tmp_path / "out" / "a.png.json").is_file()
@@ -244,3 +262,252 @@ def test_each_failure_names_its_file_once(tmp_path, capsys):
     assert _report(Args(), report, single=False) == 1
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed")]
     assert lines == ["failed: a.jpg: not an image", "failed: b.jpg: could not write"]
+
+
+# ------------------------------------------------------------- runs sharing one folder
+
+
+class SlowCountingPipeline:
+    """A stand-in pipeline that records each photo it loads and takes its time over it."""
+
+    def __init__(self, loaded: list):
+        self.inner, self.loaded = OCRPipeline(EveryImageOneWord(), Reader()), loaded
+
+    def detect_chunk(self, items):
+        self.loaded.extend(items)
+        time.sleep(0.05 * len(items))
+        return self.inner.detect_chunk(items)
+
+    def read_chunk(self, chunk):
+        return self.inner.read_chunk(chunk)
+
+
+def test_two_runs_on_one_output_folder_share_the_photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        text_image().convert("RGB").save(folder / f"p{i}.png")
+    out = tmp_path / "out"
+    loaded, reports = [], []
+
+    def run():
+        jobs = plan_jobs([folder], out)
+        reports.append(run_jobs(SlowCountingPipeline(loaded), jobs, images_per_batch=1))
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    assert sorted(collections.Counter(loaded).values()) == [1] * 8  # each photo read once
+    assert sum(report.read for report in reports) == 8
+    assert all(report.ok for report in reports)
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png.json" for i in range(8)]
+
+
+def test_stale_claims_are_taken_over_and_live_ones_left_to_their_run(photos, tmp_path, capsys):
+    from pipeline.batch import STALE_CLAIM_HOURS
+    from pipeline.cli import _report
+
+    text_image().convert("RGB").save(photos / "d.png")
+    out = tmp_path / "out"
+    jobs = {job.photo.name: job for job in plan_jobs([photos], out)}
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    here, elsewhere = socket.gethostname(), "another-machine"
+    claims = {
+        "a.png": {"pid": ended.pid, "host": here},  # its process has ended
+        "b.png": {"pid": os.getpid(), "host": here},  # a live run (this process)
+        "c.png": {"pid": 1, "host": elsewhere},  # another machine's, recent
+        "d.png": {"pid": 1, "host": elsewhere},  # another machine's, too old
+    }
+    for name, record in claims.items():
+        jobs[name].claim.parent.mkdir(parents=True, exist_ok=True)
+        jobs[name].claim.write_text(json.dumps({**record, "run": "other"}))
+    old = time.time() - (STALE_CLAIM_HOURS + 1) * 3600
+    os.utime(jobs["d.png"].claim, (old, old))
+
+    loaded = []
+    report = run_jobs(SlowCountingPipeline(loaded), list(jobs.values()))
+    assert sorted(p.name for p in loaded) == ["a.png", "d.png"]
+    assert sorted(p.name for p in report.claimed_elsewhere) == ["b.png", "c.png"]
+    assert report.ok and report.read == 2
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.png.json",
+        "b.png.json.claim",  # still the other runs'
+        "c.png.json.claim",
+        "d.png.json",
+    ]
+
+    class Args:
+        pass
+
+    Args.out = out
+    assert _report(Args(), report, single=False) == 0
+    err = capsys.readouterr().err
+    assert f"2 photos left to another run in progress on {out}; re-run to check" in err
+    assert "2 photos read, 0 already done, 0 failed, 2 left to another run" in err
+
+
+def test_a_claim_is_removed_when_the_photo_fails_or_the_run_is_interrupted(photos, tmp_path):
+    (photos / "bad.png").write_bytes(b"not a photo")
+    out = tmp_path / "out"
+    jobs = plan_jobs([photos], out)
+    # (No page orientation: it would read crops too, and the count is of reads.)
+    pipeline = OCRPipeline(EveryImageOneWord(), Reader(interrupt_after=1), orient_pages=False)
+    report = run_jobs(pipeline, jobs, images_per_batch=1)
+    assert report.stopped == "interrupted" and report.read == 1
+    assert not list(out.glob("*.claim"))  # nor of the photos claimed ahead
+    report = run_jobs(OCRPipeline(EveryImageOneWord(), Reader()), jobs)
+    assert [p.name for p, _ in report.failures] == ["bad.png"]
+    assert not list(out.glob("*.claim"))
+
+
+# ------------------------------------------------------------- bare state dicts
+
+
+def test_a_bare_state_dict_of_the_default_model_loads_and_reads_the_same(tmp_path):
+    import recognizer
+
+    original = recognizer.load("default")
+    path = tmp_path / "sd.pt"
+    torch.save(original.state_dict(), path)
+    restored = recognizer.load(path)
+    assert restored.config == original.config
+    recorded = json.loads((REPO / "demo" / "results" / "blue_plaque.jpg.json").read_text())
+    photo = Image.open(REPO / "demo" / "blue_plaque.jpg").convert("RGB")
+    crops = []
+    for word in recorded["words"][:6]:
+        xs, ys = zip(*word["polygon"])
+        crops.append(photo.crop((min(xs), min(ys), max(xs), max(ys))))
+    assert restored.read(crops) == original.read(crops)
+
+    state = {k: v for k, v in original.state_dict().items() if "resblocks.5." not in k}
+    torch.save(state, tmp_path / "grown.pt")  # a shape no known architecture has
+    with pytest.raises(CheckpointError) as caught:
+        recognizer.load(tmp_path / "grown.pt")
+    message = str(caught.value)
+    assert str(tmp_path / "grown.pt") in message and "fits no known architecture" in message
+    assert "save_pretrained(folder)" in message
+
+
+# ------------------------------------------------------------- huge photos
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A valid all-black 1-bit PNG of this size: a few kilobytes however large it is."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (1 + (width + 7) // 8)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_huge_photo_is_refused_with_its_size_and_the_limit_not_by_pil(tmp_path):
+    from pipeline.photos import load_photo
+
+    path = tmp_path / "scan.png"
+    path.write_bytes(png_declaring(20000, 15000))
+    assert path.stat().st_size < 100_000
+    for limit in (150_000_000, 250_000_000):  # PIL alone refuses anything over 179 MP
+        with pytest.raises(ImageError) as caught:
+            load_photo(path, max_pixels=limit)
+        assert f"scan.png: 20000x15000 is 300000000 pixels, more than the limit of {limit}" in (
+            str(caught.value)
+        )
+
+
+def test_pil_neither_refuses_nor_warns_about_a_photo_below_max_pixels(tmp_path, monkeypatch):
+    from pipeline.photos import load_photo
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses over 2000 pixels
+    path = tmp_path / "big.png"
+    text_image((100, 100)).save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DecompressionBombWarning would fail the test
+        assert load_photo(path, max_pixels=10_000).shape == (100, 100, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000  # put back
+    with pytest.raises(ImageError, match=r"big.png: 100x100 is 10000 pixels.* limit of 5000"):
+        load_photo(path, max_pixels=5000)
+
+
+# ------------------------------------------------------------- files of several frames
+
+
+@pytest.fixture
+def multi_frame_files(tmp_path):
+    frames = [Image.new("RGB", (60, 30), color) for color in ("white", "red", "blue")]
+    frames[0].save(tmp_path / "x.gif", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tmp_path / "y.tif", save_all=True, append_images=frames[1:2])
+    return tmp_path / "x.gif", tmp_path / "y.tif"
+
+
+def test_a_file_of_several_frames_warns_that_only_the_first_is_read(multi_frame_files):
+    from pipeline.photos import load_photo
+
+    gif, tiff = multi_frame_files
+    with pytest.warns(MultiFrameWarning, match="x.gif has 3 frames; only the first is read"):
+        assert load_photo(gif)[0, 0].tolist() == [255, 255, 255]
+    with pytest.warns(MultiFrameWarning, match="y.tif has 2 frames; only the first is read"):
+        load_photo(tiff)
+
+
+def test_the_command_notes_each_file_of_several_frames_once(
+    multi_frame_files, tmp_path, monkeypatch, capsys
+):
+    import pipeline.cli as cli
+
+    monkeypatch.setattr(cli, "_pipeline", lambda args: OCRPipeline(EveryImageOneWord(), Reader()))
+    gif, tiff = multi_frame_files
+    out = tmp_path / "out"
+    assert main(["run", str(gif), str(tiff), "--out", str(out), "--format", "json,pdf"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == [
+        f"note: {gif} has 3 frames; only the first is read",
+        f"note: {tiff} has 2 frames; only the first is read",
+    ]
+
+
+# ------------------------------------------------------------- the demo
+
+
+def test_a_run_with_everything_done_shows_the_text_recorded(tmp_path, monkeypatch, capsys):
+    import pipeline.cli as cli
+
+    def no_models(args):
+        raise AssertionError("everything is done: no model may load")
+
+    monkeypatch.setattr(cli, "_pipeline", no_models)
+    demo = REPO / "demo"
+    assert main(["run", str(demo), "--out", str(demo / "results"), "--visualize"]) == 0
+    shown = capsys.readouterr()
+    assert f"all 4 photos are already done in {demo / 'results'} (--overwrite" in shown.err
+    assert f"==> {demo / 'blue_plaque.jpg'} <==\nSouthwark\nOctavia Hill" in shown.out
+    assert shown.out.count("==> ") == 4
+
+
+def test_pictures_made_from_photos_are_not_read_as_photos(photos, tmp_path):
+    from pipeline.batch import is_made_from_a_photo
+
+    inside = photos / "results"
+    run_jobs(
+        OCRPipeline(EveryImageOneWord(), Reader()), plan_jobs([photos], inside), visualize=True
+    )
+    (inside / "a.png.pdf-selection.jpg").write_bytes(b"")
+    # Another tool's sidecar JSON does not make its neighbors outputs of this one.
+    (photos / "e.jpg.json").write_text('{"title": "e.jpg"}')
+    text_image().convert("RGB").save(photos / "e.jpg.edited.jpg")
+    assert is_made_from_a_photo(inside / "a.png.overlay.jpg")
+    elsewhere = tmp_path / "elsewhere"
+    names = [job.photo.relative_to(photos).as_posix() for job in plan_jobs([photos], elsewhere)]
+    assert names == ["a.png", "b.png", "c.png", "e.jpg.edited.jpg"]
+    demo = [job.photo.name for job in plan_jobs([REPO / "demo"], elsewhere)]
+    assert demo == ["blue_plaque.jpg", "book_page.jpg", "curved_sign.jpg", "mall_sign.jpg"]

@@ -4,7 +4,7 @@ photo taken sideways or upside down is turned upright and read."""
 import numpy as np
 import pytest
 from conftest import REPO
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from pipeline import OCRPipeline
 from pipeline.result import OCRResult, Word, assemble_page
@@ -84,3 +84,13 @@ def test_orientation_is_recorded_and_read_back(tmp_path):
     again = OCRResult.from_json(turned.to_json())
     assert again.orientation == 90 and again.to_dict() == turned.to_dict()
     assert OCRResult.from_dict({**upright.to_dict()}).orientation == 0
+
+
+@pytest.mark.slow
+def test_a_photo_that_is_one_text_line_is_read_level_or_standing(pipeline):
+    font = ImageFont.truetype("DejaVuSans.ttf", 32)
+    line = Image.new("RGB", (600, 45), "white")
+    ImageDraw.Draw(line).text((10, 4), "Welcome to the garden", font=font, fill="black")
+    assert pipeline.ocr(line).text == "Welcome to the garden"
+    standing = pipeline.ocr(line.rotate(90, expand=True))  # 45 x 600, reading upwards
+    assert standing.text == "Welcome to the garden"

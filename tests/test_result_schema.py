@@ -35,7 +35,7 @@ def test_json_has_versioned_schema_polygons_and_reading_order():
     data = json.loads(result.to_json())
     assert data["schema"] == "ocr-pipeline/result" and data["schema_version"] == SCHEMA_VERSION
     assert SCHEMA_VERSION == 2
-    assert data["image"] == {"path": "a.jpg", "width": 200, "height": 100}
+    assert data["image"] == {"path": "a.jpg", "width": 200, "height": 100, "orientation": 0}
     assert data["text"] == "Hello world" == result.text
     assert data["lines"] == [
         {
@@ -201,8 +201,9 @@ def test_a_version_1_file_reads_as_one_block_of_all_its_lines():
     # Written again it is a version-2 file whose version-1 keys say what they said.
     data = result.to_dict()
     assert data["schema_version"] == 2
-    for key in ("schema", "image", "models", "text", "words"):
+    for key in ("schema", "models", "text", "words"):
         assert data[key] == VERSION_1[key]
+    assert data["image"] == {**VERSION_1["image"], "orientation": 0}
     for new, old in zip(data["lines"], VERSION_1["lines"], strict=True):
         assert {key: new[key] for key in old} == old
         assert new["block"] == 0
