@@ -24,7 +24,7 @@ from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
 from .result import OCRResult
-from .spec import PipelineSpec
+from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -55,8 +55,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     models.add_argument(
         "--min-confidence",
         type=fraction,
-        default=0.0,
-        help="leave out words read with a lower confidence, 0..1 (default: %(default)s)",
+        default=DEFAULT_MIN_CONFIDENCE,
+        help="leave out words read with a lower confidence, 0..1; 0 keeps every word "
+        "(default: %(default)s)",
     )
 
 
@@ -104,6 +105,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("scenes", type=Path, help="scenes.jsonl (image paths relative to it)")
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N images")
+    explain = evaluate.add_argument_group("error analysis")
+    explain.add_argument(
+        "--explain",
+        action="store_true",
+        help="also sort every ground-truth word into one category (read right, wrong text, "
+        "box cut off, merged with a neighbor, split into pieces, missed) and print the counts",
+    )
+    explain.add_argument(
+        "--examples",
+        type=Path,
+        nargs="?",
+        const=Path("explain-examples"),
+        default=None,
+        metavar="DIR",
+        help="with --explain (implied): write crop pictures of the first words of each "
+        "category and an index.tsv to DIR (default when given without DIR: %(const)s)",
+    )
+    explain.add_argument(
+        "--per-category",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="examples written per category (default: %(default)s)",
+    )
     _add_model_options(evaluate)
     return parser
 
@@ -233,6 +258,8 @@ def _report(args: argparse.Namespace, report: BatchReport, single: bool) -> int:
 
 
 def _print_result(result: OCRResult, path: Path, fmt: str, several: bool) -> None:
+    if not result.words:  # say so, beside the (empty) output
+        print(f"note: no readable text found in {path}", file=sys.stderr, flush=True)
     if fmt == "json":
         print(result.to_json(indent=None) if several else result.to_json())
     elif several:
@@ -242,13 +269,33 @@ def _print_result(result: OCRResult, path: Path, fmt: str, several: bool) -> Non
 
 
 def run_eval(args, pipeline) -> int:
+    from .error_analysis import ErrorAnalysis
     from .evaluation import evaluate_scenes
 
+    explaining = args.explain or args.examples is not None
+    if args.examples is not None:
+        try:
+            check_writable(args.examples)
+        except OSError as error:
+            print(f"error: cannot write examples to {args.examples}: {error}", file=sys.stderr)
+            return 2
+    analysis = ErrorAnalysis(examples_per_category=args.per_category)
     started = time.perf_counter()
-    report = evaluate_scenes(pipeline, args.scenes, limit=args.limit)
+    report = evaluate_scenes(
+        pipeline,
+        args.scenes,
+        limit=args.limit,
+        on_scene=analysis.add_scene if explaining else None,
+    )
     elapsed = time.perf_counter() - started
     print(report.format())
     print(f"speed: {report.images / elapsed:.2f} images/s ({report.images} images)")
+    if explaining:
+        print()
+        print(analysis.format())
+    if args.examples is not None:
+        written = analysis.write_examples(args.examples)
+        print(f"{written} example pictures and index.tsv in {args.examples}")
     return 0
 
 

@@ -9,7 +9,7 @@ inside one are dropped before matching, as the ICDAR 2015 challenge does.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,8 +210,13 @@ def evaluate_scenes(
     limit: int | None = None,
     images_per_batch: int = 4,
     overlap: bool = True,
+    on_scene: Callable[[dict, list, list[str]], None] | None = None,
 ) -> SceneReport:
-    """Run ``pipeline`` (an ``OCRPipeline``) on every photo and score words and texts."""
+    """Run ``pipeline`` (an ``OCRPipeline``) on every photo and score words and texts.
+
+    ``on_scene(scene, polygons, texts)``, if given, also gets each photo's ``scenes.jsonl``
+    record and the words read in it, in file order (e.g. ``ErrorAnalysis.add_scene``).
+    """
     scenes = read_scenes(scenes_file, limit)
     by_file = {scene["file"]: scene for scene in scenes}
     report = SceneReport()
@@ -220,7 +225,10 @@ def evaluate_scenes(
         if isinstance(result, Exception):
             raise result
         polygons = [np.asarray(w.polygon) for w in result.words]
-        score_scene(report, by_file[path], polygons, [w.text for w in result.words])
+        texts = [w.text for w in result.words]
+        score_scene(report, by_file[path], polygons, texts)
+        if on_scene is not None:
+            on_scene(by_file[path], polygons, texts)
     return report
 
 

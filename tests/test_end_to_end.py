@@ -28,7 +28,7 @@ def test_words_without_alphanumerics_and_dont_care_regions_are_not_counted():
 
 
 @pytest.mark.slow
-def test_mmocr_inferencer_runs_default_detector_with_our_recognizer(tiny_checkpoint):
+def test_mmocr_inferencer_runs_default_detector_with_our_recognizer(tiny_checkpoint, monkeypatch):
     from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 
     apply_openmmlab_workarounds()
@@ -45,7 +45,20 @@ def test_mmocr_inferencer_runs_default_detector_with_our_recognizer(tiny_checkpo
     # The default detector's weights are inside its ONNX graph: no false "randomly
     # initialized" warning for it.
     assert not [w for w in caught if "Checkpoint is not loaded" in str(w.message)]
+    # Crops per recognizer pass: our configs' inference_batch_size (32), not MMOCR's 1.
+    passes = []
+    predict = type(inferencer.textrec_inferencer.model).predict
+    monkeypatch.setattr(
+        type(inferencer.textrec_inferencer.model),
+        "predict",
+        lambda model, inputs, *args, **kwargs: (
+            passes.append(len(inputs)) or predict(model, inputs, *args, **kwargs)
+        ),
+    )
     prediction = inferencer(str(SCENES / "images" / "img_26.jpg"))["predictions"][0]
+    assert passes == [len(prediction["det_polygons"])]
+    inferencer(str(SCENES / "images" / "img_26.jpg"), rec_batch_size=2)  # the call's wins
+    assert max(passes[1:]) == 2
     assert len(prediction["det_polygons"]) >= 5
     assert len(prediction["rec_texts"]) == len(prediction["det_polygons"])
     assert all(isinstance(t, str) for t in prediction["rec_texts"])

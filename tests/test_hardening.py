@@ -511,3 +511,55 @@ def test_pictures_made_from_photos_are_not_read_as_photos(photos, tmp_path):
     assert names == ["a.png", "b.png", "c.png", "e.jpg.edited.jpg"]
     demo = [job.photo.name for job in plan_jobs([REPO / "demo"], elsewhere)]
     assert demo == ["blue_plaque.jpg", "book_page.jpg", "curved_sign.jpg", "mall_sign.jpg"]
+
+
+# ------------------------------------------------------------- every odd file at once
+
+
+@pytest.mark.slow
+def test_a_folder_of_odd_files_writes_every_good_photo_and_names_every_bad_one(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    good = ["plaque.jpg", "deep.png", "clear.png", "tiny.png", "strip.png", "frames.gif"]
+    Image.open(REPO / "demo" / "blue_plaque.jpg").save(folder / "plaque.jpg")
+    deep = (np.asarray(text_image(), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(deep).save(folder / "deep.png")  # 16-bit
+    clear = Image.new("RGBA", (120, 40), (0, 0, 0, 0))
+    ImageDraw.Draw(clear).rectangle([20, 10, 100, 30], fill=(0, 0, 0, 255))
+    clear.save(folder / "clear.png")  # black on transparent
+    Image.new("RGB", (1, 1), "white").save(folder / "tiny.png")
+    Image.new("L", (5000, 1), 128).save(folder / "strip.png")
+    frames = [text_image().convert("P") for _ in range(3)]
+    frames[0].save(folder / "frames.gif", save_all=True, append_images=frames[1:])
+    bad = {
+        "empty.jpg": "empty",
+        "noise.jpg": "not an image",
+        "notes.png": "not an image",
+        "cut.jpg": "corrupt or truncated",
+        "huge.png": "more than the limit",
+        "gone.jpg": "broken symbolic link",
+        "loop.jpg": "symbolic link loop",
+    }
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "noise.jpg").write_bytes(np.random.default_rng(0).bytes(3000))
+    (folder / "notes.png").write_text("not a picture")
+    (folder / "cut.jpg").write_bytes((folder / "plaque.jpg").read_bytes()[:2000])
+    (folder / "huge.png").write_bytes(png_declaring(20000, 15000))
+    (folder / "gone.jpg").symlink_to(folder / "nowhere.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", str(folder), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(p.name for p in out.glob("*.json")) == sorted(f"{n}.json" for n in good)
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == len(bad)
+    for name, reason in bad.items():
+        (line,) = [line for line in failed if f"{folder / name}:" in line]
+        assert reason in line, line
