@@ -563,3 +563,19 @@ def test_a_folder_of_odd_files_writes_every_good_photo_and_names_every_bad_one(t
     for name, reason in bad.items():
         (line,) = [line for line in failed if f"{folder / name}:" in line]
         assert reason in line, line
+
+
+@pytest.mark.slow
+def test_a_photo_reads_the_same_whatever_photos_share_its_batch():
+    # Before, a low-confidence word of img_6 read "GHEVERONTE" at 0.016 alone and 0.028 in
+    # a batch of six, and crops of others changed text ("chellt" / "chelart").
+    from conftest import DATA
+
+    photos = [DATA / "icdar2015_dev_scenes" / "images" / f"img_{i}.jpg" for i in range(1, 7)]
+    pipeline = OCRPipeline(min_confidence=0)
+    together = pipeline.ocr_batch(photos)
+    for photo, batched in zip(photos, together):
+        alone = pipeline.ocr(photo)
+        assert [w.text for w in alone.words] == [w.text for w in batched.words], photo.name
+        for a, b in zip(alone.words, batched.words):
+            assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
