@@ -12,6 +12,10 @@ from pipeline.stages import Detection
 from recognizer import Reading
 from recognizer.images import ImageError
 
+# The stand-ins read with made-up confidences and count recognizer calls: keep every word,
+# and leave out page orientation (its check reads crops too).
+STAND_IN = dict(min_confidence=0, orient_pages=False)
+
 
 def box(x0, y0, x1, y1):
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
@@ -57,7 +61,7 @@ def test_crops_of_all_images_are_read_in_one_recognizer_call():
         }
     )
     reader = BrightnessReader()
-    results = OCRPipeline(detector, reader).ocr_batch([first, second])
+    results = OCRPipeline(detector, reader, **STAND_IN).ocr_batch([first, second])
     assert detector.calls == [2] and reader.batches == [3]
     assert [w.text for w in results[0].words] == ["word50", "word50"]
     assert [w.text for w in results[1].words] == ["word120"]
@@ -74,7 +78,7 @@ def test_a_tall_word_is_read_in_the_orientation_the_recognizer_trusts_most():
     image[20:180, 100:120] = 200
     reader = BrightnessReader()
     detector = ListDetector({200: [Detection(box(80, 20, 120, 180), 0.9)]})
-    result = OCRPipeline(detector, reader).ocr(image)
+    result = OCRPipeline(detector, reader, **STAND_IN).ocr(image)
     assert reader.batches == [3]  # as is, and turned both ways
     assert len(result.words) == 1
     assert result.words[0].confidence == pytest.approx(0.9)
@@ -104,7 +108,7 @@ def test_a_bad_image_among_good_ones_is_reported_and_the_rest_is_read(tmp_path):
     bad.write_bytes(b"not a jpeg at all")
     good = np.zeros((100, 200, 3), np.uint8)
     pipeline = OCRPipeline(
-        ListDetector({200: [Detection(box(10, 10, 90, 40), 0.9)]}), BrightnessReader()
+        ListDetector({200: [Detection(box(10, 10, 90, 40), 0.9)]}), BrightnessReader(), **STAND_IN
     )
     outcomes = list(pipeline.ocr_many([good, bad, good], images_per_batch=3))
     assert [type(o).__name__ for _, o in outcomes] == ["OCRResult", "ImageError", "OCRResult"]
@@ -126,6 +130,9 @@ def test_words_below_the_confidence_threshold_are_left_out():
 
     assert run(0.0) == [0.1, 0.9]
     assert run(0.5) == [0.9]
+    default = OCRPipeline(ListDetector({200: detections}), BrightnessReader(), orient_pages=False)
+    assert default.min_confidence == 0.4
+    assert [round(w.confidence, 1) for w in default.ocr(image).words] == [0.9]
 
 
 def _images_and_detector(count: int):
@@ -137,7 +144,7 @@ def _images_and_detector(count: int):
 def test_overlapped_and_sequential_runs_give_the_same_results_in_input_order():
     images, detector = _images_and_detector(7)
     inputs = images[:3] + ["/no/such/photo.jpg"] + images[3:]
-    pipeline = OCRPipeline(detector, BrightnessReader())
+    pipeline = OCRPipeline(detector, BrightnessReader(), **STAND_IN)
     outcomes = {}
     for overlap in (True, False):
         pairs = list(pipeline.ocr_many(inputs, images_per_batch=2, overlap=overlap))
@@ -157,7 +164,7 @@ class FailingDetector:
 
 def test_an_unexpected_detector_error_reaches_the_caller_of_an_overlapped_run():
     images, _ = _images_and_detector(3)
-    pipeline = OCRPipeline(FailingDetector(), BrightnessReader())
+    pipeline = OCRPipeline(FailingDetector(), BrightnessReader(), **STAND_IN)
     with pytest.raises(RuntimeError, match="detector exploded"):
         list(pipeline.ocr_many(images, images_per_batch=1))
 
@@ -166,7 +173,7 @@ def test_leaving_an_overlapped_run_early_stops_its_detection_thread():
     import threading
 
     images, detector = _images_and_detector(20)
-    pipeline = OCRPipeline(detector, BrightnessReader())
+    pipeline = OCRPipeline(detector, BrightnessReader(), **STAND_IN)
     run = pipeline.ocr_many(iter(images), images_per_batch=1)
     next(run)
     run.close()
