@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from recognizer import ImageError
 
 from .formats import FORMATS, Format, Photo
-from .photos import IMAGE_EXTENSIONS, find_photos, load_photo
+from .photos import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, find_photos, load_photo
 from .result import SCHEMA, OCRResult
 from .visualize import draw_overlay
 
@@ -264,8 +264,11 @@ def write_outputs(
     formats: list[Format] = (JSON,),
     visualize: bool = False,
     overwrite: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> None:
-    """The job's files, each written atomically; with ``overwrite`` False, only the missing."""
+    """The job's files, each written atomically; with ``overwrite`` False, only the missing.
+
+    Formats that draw on the photo load it again, up to ``max_pixels`` (the pipeline's)."""
     if job.stem is None:
         return
     wanted = [(fmt.suffix, fmt) for fmt in formats]
@@ -274,7 +277,7 @@ def write_outputs(
     todo = [(job.output(suffix), fmt) for suffix, fmt in wanted]
     todo = [(path, fmt) for path, fmt in todo if overwrite or not path.exists()]
     needs_pixels = any(fmt is None or fmt.needs_image for _, fmt in todo)
-    pixels = load_photo(job.photo) if needs_pixels else None
+    pixels = load_photo(job.photo, max_pixels) if needs_pixels else None
     for path, fmt in todo:
         if fmt is None:
             buffer = io.BytesIO()
@@ -523,6 +526,7 @@ def run_jobs(
     recorded, unread = _split_recorded(todo, overwrite)
     if unread and callable(pipeline):
         pipeline = pipeline()
+    max_pixels = getattr(pipeline, "max_pixels", DEFAULT_MAX_PIXELS)
     claims = Claims()
 
     def claimed(candidates: list[Job]) -> Iterator[Job]:
@@ -554,7 +558,7 @@ def run_jobs(
                     report.failures.append((photo, str(outcome)))
                     continue
                 try:
-                    write_outputs(job, outcome, formats, visualize, overwrite)
+                    write_outputs(job, outcome, formats, visualize, overwrite, max_pixels)
                 except OSError as error:
                     report.failures.append((photo, f"could not write its results: {error}"))
                     if error.errno in FATAL_WRITE_ERRORS:

@@ -579,3 +579,23 @@ def test_a_photo_reads_the_same_whatever_photos_share_its_batch():
         assert [w.text for w in alone.words] == [w.text for w in batched.words], photo.name
         for a, b in zip(alone.words, batched.words):
             assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
+
+
+def test_pictures_made_after_reading_load_the_photo_with_the_pipelines_size_limit(
+    photos, tmp_path, monkeypatch
+):
+    # An overlay (or PDF) loads the photo again: with the limit the pipeline read it with,
+    # not the default one (a photo over 150 MP read with a raised limit would fail there).
+    import pipeline.batch as batch
+
+    limits = []
+    load = batch.load_photo
+    monkeypatch.setattr(
+        batch, "load_photo", lambda path, max_pixels: limits.append(max_pixels) or load(path)
+    )
+    pipeline = OCRPipeline(
+        EveryImageOneWord(), Reader(), max_pixels=123_456, min_confidence=0, orient_pages=False
+    )
+    report = run_jobs(pipeline, plan_jobs([photos], tmp_path / "out"), visualize=True)
+    assert report.ok and report.read == 3
+    assert limits == [123_456] * 3
