@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .rectify import order_quadrilateral, rectify_polygon
+from .rectify import rectify_polygon, stands_upright
 from .stages import Detection, Recognizer
 
 ORIENTATIONS = (0, 90, 180, 270)
@@ -104,7 +104,7 @@ class PageOrientation:
         """The classifier's turn, and the largest regions' crops upright in that turn."""
         polygons = [d.polygon.astype(np.float32).reshape(-1, 2) for d in detections]
         areas = np.array([abs(cv2.contourArea(p)) for p in polygons])
-        tall = np.array([_stands_upright(p) for p in polygons])
+        tall = np.array([stands_upright(p) for p in polygons])
         sideways = areas[tall].sum() > 2 * areas[~tall].sum()
         chosen = [i for i in np.argsort(-areas) if tall[i] == sideways][: self.regions]
         lines = [rectify_polygon(image, polygons[i]).image for i in chosen]
@@ -125,16 +125,6 @@ class PageOrientation:
         batch = np.stack([_classifier_input(line) for line in lines])
         (probabilities,) = self.session.run(None, {self.session.get_inputs()[0].name: batch})
         return probabilities[:, 1]
-
-
-def _stands_upright(polygon: np.ndarray) -> bool:
-    """Whether a region is much taller than wide once upright (``rectify.Crop.vertical``),
-    from its polygon alone."""
-    quad = polygon if len(polygon) == 4 else cv2.boxPoints(cv2.minAreaRect(polygon))
-    quad = order_quadrilateral(quad)
-    width = max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]))
-    height = max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]))
-    return bool(height > 1.5 * width)
 
 
 def _classifier_input(line: np.ndarray) -> np.ndarray:

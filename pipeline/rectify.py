@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 Polygon = np.ndarray  # (N, 2) float32 points in image pixels, N >= 4
+# A region this many times taller than wide may hold vertical text (``Crop.vertical``).
+TALL_RATIO = 1.5
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,16 @@ def rectify_polygon(image: np.ndarray, points, curved_min_points: int = 6) -> Cr
         quad = polygon if len(polygon) == 4 else _min_area_quad(polygon)
         crop = warp_quadrilateral(image, order_quadrilateral(quad))
     height, width = crop.shape[:2]
-    return Crop(crop, vertical=height > 1.5 * width)
+    return Crop(crop, vertical=height > TALL_RATIO * width)
+
+
+def stands_upright(points) -> bool:
+    """Whether a region is much taller than wide once upright (``Crop.vertical``), from its
+    polygon alone, without cutting it out (a curved one by its minimum-area rectangle)."""
+    polygon = as_polygon(points)
+    quad = polygon if len(polygon) == 4 else _min_area_quad(polygon)
+    width, height = _edge_lengths(order_quadrilateral(quad))
+    return height > TALL_RATIO * width
 
 
 def _is_curved(polygon: Polygon) -> bool:
