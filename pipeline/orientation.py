@@ -14,12 +14,13 @@ and the page is turned only when the turned reading is clearly the more confiden
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from recognizer.rapidocr_models import find_rapidocr_model
 
 from .rectify import rectify_polygon, stands_upright
 from .stages import Detection, Recognizer
@@ -36,19 +37,9 @@ MIN_CONFIDENCE = 0.3
 
 def find_orientation_model() -> Path:
     """The text-line orientation ONNX file inside the installed ``rapidocr`` package."""
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "Page orientation uses PP-OCR's text-line orientation model, which ships inside "
-            "the 'rapidocr' package; it is not installed: pip install rapidocr onnxruntime"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / MODEL_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: reinstall rapidocr (pip install --force-reinstall "
-            "'rapidocr>=3.10,<4'), or turn page orientation off (orient_pages=False)"
-        )
-    return path
+    return find_rapidocr_model(
+        MODEL_NAME, "Page orientation", ", or turn page orientation off (orient_pages=False)"
+    )
 
 
 class PageOrientation:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from torch import nn
+
+from .textline_encoder import TextLineTower
 
 # Vision towers whose attention heads are not 64 wide (open_clip's ViT-H, ViT-g, ViT-bigG).
 _VISION_HEAD_WIDTH = {1280: 80, 1408: 88, 1664: 104}
@@ -38,6 +40,10 @@ class ClipArchitecture:
     vocab_size: int = 49408
     # "patch": CLIP's linear patch embedding; "conv": a small convolutional stem (see ConvStem).
     stem: str = "patch"
+    # "vit": open_clip's VisionTransformer; "textline": PP-OCRv6 small's pre-trained
+    # text-line encoder (recognizer.textline_encoder) under vision_layers transformer blocks
+    # (vision_width must then equal embed_dim).
+    image_tower: str = "vit"
 
     @property
     def patch_hw(self) -> tuple[int, int]:
@@ -86,8 +92,28 @@ SMALL_CONV = ClipArchitecture(
 )
 
 
+# CLIP4STR on PP-OCRv6 small's pre-trained text-line encoder (48x128 input ->
+# 16 features of 120, one per 8 pixels of width), projected to width 192, two transformer
+# blocks over the line (6 heads), then SMALL_CONV's text tower and decoders.
+TEXTLINE_SMALL = replace(
+    SMALL_CONV,
+    image_size=(48, 128),
+    patch_size=(48, 8),
+    vision_layers=2,
+    vision_heads=6,
+    stem="patch",
+    image_tower="textline",
+)
+
+
 # Names a configuration may use for an architecture (``architecture="VIT_B16"``).
-PRESETS = {"VIT_B16": VIT_B16, "VIT_L14": VIT_L14, "VIT_H14": VIT_H14, "SMALL_CONV": SMALL_CONV}
+PRESETS = {
+    "VIT_B16": VIT_B16,
+    "VIT_L14": VIT_L14,
+    "VIT_H14": VIT_H14,
+    "SMALL_CONV": SMALL_CONV,
+    "TEXTLINE_SMALL": TEXTLINE_SMALL,
+}
 
 
 def architecture_from_spec(spec: str | Mapping) -> ClipArchitecture:
@@ -126,7 +152,22 @@ def build_clip(arch: ClipArchitecture) -> CLIP:
         mlp_ratio=arch.text_mlp_ratio,
     )
     clip = CLIP(arch.embed_dim, vision, text, quick_gelu=True)
-    if arch.stem == "conv":
+    if arch.image_tower == "textline":
+        if arch.vision_width != arch.embed_dim:
+            raise ValueError(
+                f"the text-line tower's blocks are as wide as the decoders: vision_width "
+                f"{arch.vision_width} must equal embed_dim {arch.embed_dim}"
+            )
+        clip.visual = TextLineTower(
+            arch.embed_dim,
+            arch.image_size,
+            arch.vision_layers,
+            arch.vision_heads,
+            arch.vision_mlp_ratio,
+        )
+    elif arch.image_tower != "vit":
+        raise ValueError(f"unknown image tower {arch.image_tower!r}: use 'vit' or 'textline'")
+    elif arch.stem == "conv":
         clip.visual.conv1 = ConvStem(arch.vision_width, arch.patch_hw)
     elif arch.stem != "patch":
         raise ValueError(f"unknown image stem {arch.stem!r}: use 'patch' or 'conv'")
@@ -210,8 +251,11 @@ def _image_size(grid_tokens: int, patch: int) -> tuple[int, int]:
 
 
 def encode_image_tokens(clip: CLIP, images: torch.Tensor) -> torch.Tensor:
-    """All visual tokens (class + patches) after ``ln_post``, projected: ``(B, 1 + N, embed)``."""
+    """All visual tokens (class + patches) after ``ln_post``, projected: ``(B, 1 + N, embed)``
+    (``(B, N, embed)`` for the text-line tower, which has no class token)."""
     visual = clip.visual
+    if isinstance(visual, TextLineTower):
+        return visual(images)
     x = visual.conv1(images)
     x = x.flatten(2).transpose(1, 2)
     cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)

@@ -170,8 +170,8 @@ def test_missing_rapidocr_names_what_to_install(monkeypatch):
     def find_spec(name, *args, **kwargs):
         return None if name == "rapidocr" else real_find_spec(name, *args, **kwargs)
 
-    monkeypatch.setattr(mmocr_detector.importlib.util, "find_spec", find_spec)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install rapidocr onnxruntime"):
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'rapidocr.*' onnxruntime"):
         mmocr_detector.find_ppocr_det_model()
 
 

@@ -15,11 +15,12 @@ Importing this module registers, in MMOCR's registries:
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from recognizer.rapidocr_models import rapidocr_models_dir
 
 from ..word_splitting import WordSplitter, to_gray
 from .compat import apply_openmmlab_workarounds
@@ -44,13 +45,7 @@ PREFERRED_MODEL = "PP-OCRv6_det_small.onnx"
 
 def find_ppocr_det_model() -> Path:
     """The PP-OCR text detection ONNX file inside the installed ``rapidocr`` package."""
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "The default text detector runs PP-OCR's detection model, which ships inside the "
-            f"'rapidocr' package; it is not installed. Install it with: {INSTALL_HINT}"
-        )
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    models = rapidocr_models_dir("The default text detector")
     if (models / PREFERRED_MODEL).is_file():
         return models / PREFERRED_MODEL
     # Other rapidocr releases ship other PP-OCR versions under other names.

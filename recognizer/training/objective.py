@@ -60,7 +60,8 @@ def order_masks(order: torch.Tensor, device: torch.device) -> tuple[torch.Tensor
 
 
 class ColumnCTCHead(nn.Module):
-    """CTC over the columns of the image token grid (class + patch tokens in, logits out)."""
+    """CTC over the columns of the image token grid (patch tokens, after a class token if
+    the tower has one, in; logits out)."""
 
     def __init__(self, width: int, num_classes: int, grid: tuple[int, int]):
         super().__init__()
@@ -68,8 +69,8 @@ class ColumnCTCHead(nn.Module):
         self.proj = nn.Linear(width, num_classes + 1)  # + blank
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        patches = tokens[:, 1:]
         gh, gw = self.grid
+        patches = tokens[:, -gh * gw :]
         columns = patches.reshape(patches.shape[0], gh, gw, -1).mean(1)
         return self.proj(columns)
 
@@ -103,13 +104,23 @@ def load_ctc_head(head: ColumnCTCHead, folder: Path) -> str:
     return f"CTC head loaded from {path}"
 
 
+def pass_through(block: nn.Module) -> None:
+    """Zero a residual transformer block's attention and MLP output projections: it then
+    passes its input through unchanged."""
+    with torch.no_grad():
+        for out in (block.attn.out_proj, block.mlp.c_proj):
+            out.weight.zero_()
+            out.bias.zero_()
+
+
 def grow_image_tower(model: CLIP4STR, extra_blocks: int) -> CLIP4STR:
     """``model`` with ``extra_blocks`` more transformer blocks at the top of its image tower.
 
-    Each new block starts as a copy of the current last block with its attention and MLP
-    output projections set to zero, so it passes its input through unchanged: the grown
-    model reads exactly as ``model`` did, and training then puts the new depth to use
-    instead of starting a larger model from scratch.
+    Each new block starts as a copy of the current last block (a text-line tower without
+    blocks: freshly initialized) with its attention and MLP output projections set to zero,
+    so it passes its input through unchanged: the grown model reads exactly as ``model``
+    did, and training then puts the new depth to use instead of starting a larger model from
+    scratch.
     """
     if extra_blocks < 1:
         raise ValueError(f"extra_blocks must be at least 1, not {extra_blocks}")
@@ -124,13 +135,11 @@ def grow_image_tower(model: CLIP4STR, extra_blocks: int) -> CLIP4STR:
     if stray or unexpected:
         raise RuntimeError(f"growing the image tower lost weights: {stray + list(unexpected)}")
     blocks = grown.clip_model.visual.transformer.resblocks
-    last = blocks[layers - 1].state_dict()
     with torch.no_grad():
         for block in blocks[layers:]:
-            block.load_state_dict(last)
-            for out in (block.attn.out_proj, block.mlp.c_proj):
-                out.weight.zero_()
-                out.bias.zero_()
+            if layers:
+                block.load_state_dict(blocks[layers - 1].state_dict())
+            pass_through(block)
     grown.precision = model.precision
     return grown.train(model.training)
 

@@ -21,17 +21,24 @@ import os
 import signal
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..clip_backbone import SMALL_CONV
+from ..clip_backbone import SMALL_CONV, TEXTLINE_SMALL
 from ..config import CLIP4STRConfig
 from ..metrics import word_accuracy
 from ..model import CLIP4STR
-from .objective import PermutationObjective, grow_image_tower, load_ctc_head, save_ctc_head
+from ..textline_encoder import load_onnx_weights
+from .objective import (
+    PermutationObjective,
+    grow_image_tower,
+    load_ctc_head,
+    pass_through,
+    save_ctc_head,
+)
 
 
 @dataclass
@@ -89,6 +96,32 @@ def split_real_crops(root: Path, out: Path, val_size: int) -> tuple[Path, Path]:
     train_file.write_text("\n".join(train) + "\n", encoding="utf-8")
     val_file.write_text("\n".join(val) + "\n", encoding="utf-8")
     return train_file, val_file
+
+
+def on_textline_encoder(model: CLIP4STR) -> tuple[CLIP4STR, Path]:
+    """``model``'s text tower and decoders over PP-OCRv6 small's pre-trained text-line
+    encoder (from the installed ``rapidocr`` wheel), with a new projection and positions and
+    transformer blocks that start as the identity."""
+    width = model.config.clip.embed_dim
+    arch = replace(
+        TEXTLINE_SMALL,
+        embed_dim=width,
+        vision_width=width,
+        **{
+            name: getattr(model.config.clip, name)
+            for name in ("text_width", "text_layers", "text_heads", "text_mlp_ratio")
+            + ("context_length", "vocab_size")
+        },
+    )
+    grown = CLIP4STR(replace(model.config, clip=arch))
+    kept = {k: v for k, v in model.state_dict().items() if not k.startswith("clip_model.visual.")}
+    missing, unexpected = grown.load_state_dict(kept, strict=False)
+    if unexpected or any(not k.startswith("clip_model.visual.") for k in missing):
+        raise SystemExit(f"cannot carry the --init model over: {unexpected or missing}")
+    source = load_onnx_weights(grown.clip_model.visual.encoder)
+    for block in grown.clip_model.visual.transformer.resblocks:
+        pass_through(block)
+    return grown, source
 
 
 def parameter_groups(model: CLIP4STR, lr: float, decoder_lr_scale: float, weight_decay: float):
@@ -168,6 +201,8 @@ class Trainer:
         )
         self.model = self._build_model(saved).to(args.device)
         self.model.freeze_text_layers(args.freeze_text_layers)
+        if self.model.config.clip.image_tower == "textline" and not args.train_image_encoder:
+            self.model.clip_model.visual.encoder.requires_grad_(False)
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
@@ -219,6 +254,9 @@ class Trainer:
                     f"image tower grown by {self.args.grow_image_layers} identity blocks"
                     f" to {model.config.clip.vision_layers}"
                 )
+            if self.args.image_tower == "textline":
+                model, source = on_textline_encoder(model)
+                self.log(f"image tower: the pre-trained text-line encoder of {source}")
             return model
         if self.args.grow_image_layers:
             raise SystemExit("--grow-image-layers needs --init: the model to grow")
@@ -505,6 +543,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="add this many transformer blocks (starting as the identity) to the --init"
         " model's image tower",
+    )
+    p.add_argument(
+        "--image-tower",
+        choices=("textline",),
+        default=None,
+        help="textline: put the --init model's text tower and decoders on PP-OCRv6 small's"
+        " pre-trained text-line encoder (from the installed rapidocr wheel), 48x128 input",
+    )
+    p.add_argument(
+        "--train-image-encoder",
+        action="store_true",
+        help="fine-tune the pre-trained text-line encoder too (by default it stays frozen)",
     )
     p.add_argument("--real", default=None, help="folder of real labelled crops (labels.tsv)")
     p.add_argument(

@@ -1,0 +1,133 @@
+"""Recognizers on the ground-truth words of scene photos, cut as the pipeline cuts them.
+
+    python benchmarks/scene_word_crops.py --rapidocr           # val photos: default, RapidOCR
+    python benchmarks/scene_word_crops.py \\
+        --scenes ../shared/data/icdar2015_dev_scenes/scenes.jsonl --recognizers default runs/x/best
+
+Every readable ground-truth word (not ``###``, some letter or digit) of the photos is cut
+with the pipeline's own rectification (``pipeline.core._crop_variants``: a tall word is also
+read turned both ways and the most confident reading kept) and read by each recognizer in
+turn (a known name or a checkpoint path), in one process. Printed per recognizer: word
+accuracy (lowercase alphanumeric, the scoring of ``ocr-pipeline eval``), the same by crop
+height (the rectified crop's pixels), and crops/s. ``--rapidocr`` adds RapidOCR's own
+recognizer (PP-OCR, ONNX Runtime) on the same crops, for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+VAL = REPO.parent / "shared" / "data" / "icdar2015_val_scenes" / "scenes.jsonl"
+
+from pipeline.core import _crop_variants  # noqa: E402
+from pipeline.evaluation import read_scenes  # noqa: E402
+from pipeline.photos import load_photo  # noqa: E402
+from recognizer.metrics import norm_alnum  # noqa: E402
+
+HEIGHT_BINS = ((0, 24, "< 24 px"), (24, 40, "24-40 px"), (40, 10**9, ">= 40 px"))
+
+
+def ground_truth_words(scenes_file: Path, limit: int | None):
+    """(variants, text, height) for each readable ground-truth word."""
+    words = []
+    for scene in read_scenes(scenes_file, limit):
+        image = load_photo(scene["file"])
+        for instance in scene["instances"]:
+            if instance["ignore"] or not norm_alnum(instance["text"]):
+                continue
+            polygon = np.asarray(instance["polygon"], np.float32).reshape(-1, 2)
+            variants = _crop_variants(image, polygon)
+            words.append((variants, instance["text"], variants[0].shape[0]))
+    return words
+
+
+def read_words(read_batch, words) -> tuple[list[str], float]:
+    """The most confident reading of each word's variants, and the seconds it took."""
+    crops = [crop for variants, _, _ in words for crop in variants]
+    started = time.perf_counter()
+    readings = read_batch(crops)
+    seconds = time.perf_counter() - started
+    texts, at = [], 0
+    for variants, _, _ in words:
+        best = max(readings[at : at + len(variants)], key=lambda r: r[1])
+        texts.append(best[0])
+        at += len(variants)
+    return texts, seconds
+
+
+def ours(name: str, batch_size: int):
+    import recognizer
+
+    model = recognizer.load(name)
+
+    def read_batch(crops):
+        return [(r.text, r.confidence) for r in model.read(crops, batch_size=batch_size)]
+
+    return read_batch
+
+
+def rapidocr_recognizer():
+    from rapidocr import RapidOCR
+
+    engine = RapidOCR(params={"Global.use_det": False, "Global.use_cls": False})
+
+    def read_batch(crops):
+        readings = []
+        for crop in crops:
+            result = engine(np.ascontiguousarray(crop[:, :, ::-1]), use_det=False, use_cls=False)
+            texts, scores = result.txts or ("",), result.scores or (0.0,)
+            readings.append((texts[0], float(scores[0])))
+        return readings
+
+    return read_batch
+
+
+def report(label: str, words, texts: list[str], seconds: float) -> None:
+    right = [norm_alnum(t) == norm_alnum(w[1]) for t, w in zip(texts, words)]
+    parts = []
+    for low, high, name in HEIGHT_BINS:
+        chosen = [ok for ok, w in zip(right, words) if low <= w[2] < high]
+        if chosen:
+            parts.append(f"{name}: {np.mean(chosen):.3f} ({len(chosen)})")
+    crops = sum(len(w[0]) for w in words)
+    print(
+        f"{label:14} {np.mean(right):.4f}  {crops / seconds:7.1f} crops/s   " + ", ".join(parts),
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=Path, default=VAL, help="scenes.jsonl (default: val)")
+    parser.add_argument(
+        "--recognizers", nargs="+", default=["default"], help="names or checkpoint paths"
+    )
+    parser.add_argument("--rapidocr", action="store_true", help="also RapidOCR's recognizer")
+    parser.add_argument("--limit", type=int, default=None, help="first N photos only")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    words = ground_truth_words(args.scenes, args.limit)
+    print(f"{args.scenes}: {len(words)} readable ground-truth words")
+    print(f"{'recognizer':14} accuracy  speed            by crop height (words)")
+    for name in args.recognizers:
+        texts, seconds = read_words(ours(name, args.batch_size), words)
+        report(Path(name).name if len(name) > 14 else name, words, texts, seconds)
+    if args.rapidocr:
+        texts, seconds = read_words(rapidocr_recognizer(), words)
+        report("RapidOCR", words, texts, seconds)
+
+
+if __name__ == "__main__":
+    main()
