@@ -203,7 +203,7 @@ def load_onnx_weights(encoder: TextLineEncoder, path: str | Path | None = None) 
     def fill(param: torch.Tensor, array: np.ndarray) -> None:
         param.copy_(torch.from_numpy(np.array(array, dtype=np.float32)))
 
-    def conv(layer: nn.Conv2d) -> None:
+    def plain(layer: nn.Module) -> None:  # a convolution or layer norm: weight, then bias
         fill(layer.weight, take(layer.weight.shape))
         fill(layer.bias, take(layer.bias.shape))
 
@@ -218,31 +218,27 @@ def load_onnx_weights(encoder: TextLineEncoder, path: str | Path | None = None) 
         fill(layer.weight, take(layer.weight.shape[::-1]).T)
         fill(layer.bias, take(layer.bias.shape))
 
-    def norm(layer: nn.LayerNorm) -> None:
-        fill(layer.weight, take(layer.weight.shape))
-        fill(layer.bias, take(layer.bias.shape))
-
     e = encoder
     for layer in (e.stem1, e.stem2a, e.stem2b, e.stem3, e.stem4):
-        conv(layer)
+        plain(layer)
     e.stem1.weight.copy_(e.stem1.weight.flip(1))  # BGR -> RGB
     for block in e.blocks:
-        conv(block.depthwise)
+        plain(block.depthwise)
         if isinstance(block.excite, SqueezeExcite):
-            conv(block.excite.reduce)
-            conv(block.excite.expand)
-        conv(block.expand)
-        conv(block.project)
+            plain(block.excite.reduce)
+            plain(block.excite.expand)
+        plain(block.expand)
+        plain(block.project)
     for layer in (e.shortcut, e.reduce, e.mix):
         conv_bn(layer)
     for block in e.neck:
-        norm(block.norm1)
+        plain(block.norm1)
         linear(block.qkv)
         linear(block.proj)
-        norm(block.norm2)
+        plain(block.norm2)
         linear(block.fc1)
         linear(block.fc2)
-    norm(e.norm)
+    plain(e.norm)
     left = sum(1 for _ in tensors)
     if left:
         raise ValueError(f"{path}: {left} tensors left over; not PP-OCRv6 small's recognizer")
