@@ -37,6 +37,7 @@ from recognizer import ImageError
 from .formats import FORMATS, Format, Photo
 from .photos import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, find_photos, load_photo
 from .result import SCHEMA, OCRResult
+from .stores import StoredPath
 from .visualize import draw_overlay
 
 OVERLAY_SUFFIX = ".overlay.jpg"
@@ -130,7 +131,7 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
             found = [
                 (p, p.relative_to(item))
                 for p in find_photos(item)
-                if (out_dir is None or not _resolved(p).is_relative_to(out_dir))
+                if (out_dir is None or not _inside(_resolved(p), out_dir))
                 and not is_made_from_a_photo(p)
             ]
         else:
@@ -150,6 +151,13 @@ def plan_jobs(inputs: list[Path], out: Path | None) -> list[Job]:
                 owners[stem] = photo
             jobs.append(Job(photo, stem))
     return jobs
+
+
+def _inside(path: Path | StoredPath, folder: Path | StoredPath) -> bool:
+    """Whether ``path`` lies within ``folder`` (a local path is never in a store)."""
+    if isinstance(path, StoredPath) != isinstance(folder, StoredPath):
+        return False
+    return path.is_relative_to(folder)
 
 
 def is_made_from_a_photo(path: Path) -> bool:
@@ -175,11 +183,16 @@ def _is_result_json(path: Path) -> bool:
         return False
 
 
-def check_writable(out: Path) -> None:
+def check_writable(out: Path | StoredPath) -> None:
     """Make ``out`` and check that files can be written there; OSError with the reason."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} is a file, not a folder for the results")
     out.mkdir(parents=True, exist_ok=True)
+    if isinstance(out, StoredPath):
+        probe = out / f".write-check-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink(missing_ok=True)
+        return
     with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
         pass
 
@@ -245,7 +258,11 @@ _UMASK = _current_umask()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it: never a half-written file."""
+    """Write to a temporary file beside ``path`` and rename it: never a half-written file.
+    (An object in a store is written in one request: it appears whole or not at all.)"""
+    if isinstance(path, StoredPath):
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -299,10 +316,14 @@ class Claims:
     the photo's files are written or it failed. Stale claims (``claim_is_stale``) are
     taken over; two runs taking over one stale claim at the same moment may both read
     that photo, which costs time but no result (files are written atomically).
+
+    Workers of one run share its ``token``: a claim made under the run's token by another
+    worker (one that ended while it held the claim, its work now handed to another) is
+    taken over at once.
     """
 
-    def __init__(self):
-        self.token = uuid.uuid4().hex
+    def __init__(self, token: str | None = None):
+        self.token = token or uuid.uuid4().hex
         self._held: set[Path] = set()
         self._lock = threading.Lock()
 
@@ -312,14 +333,14 @@ class Claims:
         A job that writes no files, or whose claim file cannot be made, goes ahead
         unclaimed (writing its files reports why the folder cannot be written)."""
         path = job.claim
-        if path is None:
+        if path is None or isinstance(path, StoredPath):  # stores cannot create-if-absent
             return True
         for _ in range(3):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
-                if not claim_is_stale(path):
+                if not (claim_is_stale(path) or self._ours_elsewhere(path)):
                     return False
                 path.unlink(missing_ok=True)  # taken over
                 continue
@@ -341,6 +362,13 @@ class Claims:
                 self._held.add(path)
             return True
         return False
+
+    def _ours_elsewhere(self, path: Path) -> bool:
+        """Whether the claim was made under this run's token, not by this object."""
+        with self._lock:
+            if path in self._held:
+                return False
+        return read_claim(path).get("run") == self.token
 
     def release(self, job: Job) -> None:
         """Remove the job's claim if this run holds it."""
@@ -500,6 +528,8 @@ def run_jobs(
     overlap: bool = True,
     progress: bool = False,
     on_result: Callable[[Job, OCRResult], None] | None = None,
+    run_token: str | None = None,
+    started: float | None = None,
 ) -> BatchReport:
     """Read the jobs not done yet, write their files in ``formats``, and report.
 
@@ -513,10 +543,12 @@ def run_jobs(
     (``Claims``), and one that another run is reading is left to it and listed in
     ``report.claimed_elsewhere``.
     ``on_result`` is called for each result after its files are written (e.g. to print it).
+    An engine that runs ``run_jobs`` on parts of a larger run (``pipeline.ray_engine``)
+    passes the run's claims token (``run_token``, see ``Claims``) and the time it ``started``.
     """
     from tqdm import tqdm
 
-    started = time.time()
+    started = time.time() if started is None else started
     todo = pending(jobs, overwrite, visualize, formats)
     report = BatchReport(skipped=len(jobs) - len(todo))
     if not todo:
@@ -527,7 +559,7 @@ def run_jobs(
     if unread and callable(pipeline):
         pipeline = pipeline()
     max_pixels = getattr(pipeline, "max_pixels", DEFAULT_MAX_PIXELS)
-    claims = Claims()
+    claims = Claims(run_token)
 
     def claimed(candidates: list[Job]) -> Iterator[Job]:
         """The jobs this run claims and still has to do, each claimed as it comes up (in

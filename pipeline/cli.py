@@ -25,6 +25,7 @@ from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
 from .result import OCRResult
 from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
+from .stores import StoreError, location
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +62,49 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: a pool of workers on Ray Data, on this machine or a "
+        "cluster (needs --out; pip install 'ocr-pipeline[ray]') (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: the cluster to join, 'auto' (this machine's, from ray start) "
+        "or ray://HOST:10001; default: start a local Ray instance for the run",
+    )
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="with --engine ray: workers, each with the models loaded once (default: %(default)s)",
+    )
+    engine.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        default=None,
+        help="with --engine ray: CPUs per worker (default: a local instance's CPUs shared out "
+        "among the workers; 1 on a cluster)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=0.0,
+        help="with --engine ray: GPUs per worker; the models then run on the worker's GPU "
+        "(default: %(default)s)",
+    )
+    engine.add_argument(
+        "--photos-per-task",
+        type=positive_int,
+        default=8,
+        help="with --engine ray: photos handed to a worker at a time (default: %(default)s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocr-pipeline",
@@ -78,12 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "inputs",
         nargs="+",
-        type=Path,
+        type=location,
         metavar="INPUT",
-        help="a photo or a folder (searched recursively for common image extensions)",
+        help="a photo or a folder (searched recursively for common image extensions); a path "
+        "or a URI such as s3://bucket/photos or gs://bucket/photos",
     )
     run.add_argument(
-        "--out", type=Path, default=None, help="output folder (required for a folder input)"
+        "--out",
+        type=location,
+        default=None,
+        help="output folder or URI (required for a folder input)",
     )
     run.add_argument(
         "--format",
@@ -97,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--overwrite", action="store_true", help="redo photos already done")
     _add_model_options(run)
+    _add_engine_options(run)
     evaluate = commands.add_parser(
         "eval",
         help="score against ground truth (scenes.jsonl)",
@@ -180,19 +229,44 @@ def run_photos(args: argparse.Namespace, jobs: list[Job]) -> int:
         if job.stem is None or single:
             _print_result(result, job.photo, shown, several)
 
-    report = run_jobs(
-        lambda: _pipeline(args),  # built only if a photo needs reading
+    if args.engine == "ray":
+        report = _run_on_ray(args, jobs, formats, progress=not single)
+    else:
+        report = run_jobs(
+            lambda: _pipeline(args),  # built only if a photo needs reading
+            jobs,
+            overwrite=args.overwrite,
+            visualize=args.visualize,
+            formats=formats,
+            images_per_batch=args.images_per_batch,
+            progress=args.out is not None and not single,
+            on_result=show,
+        )
+    if args.out is not None and _all_done_before(report, jobs):
+        _show_recorded(args, jobs, single)
+    return _report(args, report, single)
+
+
+def _run_on_ray(args, jobs: list[Job], formats: list[Format], progress: bool) -> BatchReport:
+    from .ray_engine import RayOptions, run_jobs_on_ray
+
+    options = RayOptions(
+        address=args.address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        photos_per_task=args.photos_per_task,
+    )
+    return run_jobs_on_ray(
+        spec_from_args(args),
         jobs,
+        options,
         overwrite=args.overwrite,
         visualize=args.visualize,
         formats=formats,
         images_per_batch=args.images_per_batch,
-        progress=args.out is not None and not single,
-        on_result=show,
+        progress=progress,
     )
-    if args.out is not None and _all_done_before(report, jobs):
-        _show_recorded(args, jobs, single)
-    return _report(args, report, single)
 
 
 # Photos whose recorded text is shown when a run finds everything done already.
@@ -300,6 +374,9 @@ def run_eval(args, pipeline) -> int:
 
 
 def _check_run_inputs(args) -> int:
+    if args.engine == "ray" and args.out is None:
+        print("error: --engine ray writes its results to files: give --out OUT", file=sys.stderr)
+        return 2
     missing = [p for p in args.inputs if not p.exists()]
     for path in missing:
         reason = why_not_a_file(path)
@@ -361,7 +438,14 @@ def main(argv: list[str] | None = None) -> int:
             with _photo_warnings_as_notes():
                 return run_photos(args, plan_jobs(args.inputs, args.out))
         return run_eval(args, _pipeline(args))
-    except (WeightsUnavailableError, CheckpointError, OnnxExportError) as error:
+    except (WeightsUnavailableError, CheckpointError, OnnxExportError, StoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        from .ray_engine import RayUnavailableError
+
+        if not isinstance(error, RayUnavailableError):
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValueError as error:  # ImageError and bad arguments

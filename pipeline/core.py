@@ -27,6 +27,7 @@ from .rectify import order_quadrilateral, rectify_polygon
 from .result import OCRResult, Word, assemble_page
 from .spec import PipelineSpec
 from .stages import Detection, Detector, Recognizer
+from .stores import StoredPath
 from .word_splitting import WordSplitter
 
 
@@ -234,4 +235,4 @@ def _name_of(stage) -> str:
 
 
 def _path_of(item) -> str | None:
-    return str(item) if isinstance(item, (str, Path)) else None
+    return str(item) if isinstance(item, (str, Path, StoredPath)) else None

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognizer.images import ImageError, as_rgb_image
+from recognizer.images import ImageError, as_rgb_image, open_image
+
+from .stores import StoredPath
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 # Above this many pixels a photo is refused rather than risk running out of memory
@@ -19,7 +21,8 @@ DEFAULT_MAX_PIXELS = 150_000_000
 
 
 def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """An HxWx3 RGB uint8 array from a path, PIL image or array; EXIF rotation applied.
+    """An HxWx3 RGB uint8 array from a path (local or ``StoredPath``), PIL image or array;
+    EXIF rotation applied.
 
     The size is checked against ``max_pixels`` from the file's header, before decoding;
     PIL's own decompression-bomb limit is lifted to ``max_pixels`` meanwhile, so it
@@ -28,12 +31,14 @@ def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     Raises ``ImageError`` naming the input and the reason (missing, empty, not an image,
     truncated, too large).
     """
-    name = str(item) if isinstance(item, (str, Path)) else type(item).__name__
+    stored = isinstance(item, StoredPath)
+    named = stored or isinstance(item, (str, Path))
+    name = str(item) if named else type(item).__name__
     with pil_pixel_limit(max_pixels):
-        if isinstance(item, (str, Path)):
-            _check_header_size(Path(item), max_pixels)
+        if named:
+            _check_header_size(item if stored else Path(item), max_pixels)
         try:
-            image = as_rgb_image(item)
+            image = open_image(item) if stored else as_rgb_image(item)
         except Image.DecompressionBombError as error:
             raise ImageError(
                 f"{name}: too large to decode safely ({error}); downscale it or raise "
@@ -51,7 +56,7 @@ def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _check_header_size(path: Path, max_pixels: int) -> None:
+def _check_header_size(path: Path | StoredPath, max_pixels: int) -> None:
     """Refuse huge images from their header, before decoding a single pixel.
 
     PIL's own size check is off while the header is read (under the lock that guards
@@ -60,7 +65,7 @@ def _check_header_size(path: Path, max_pixels: int) -> None:
         limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            with Image.open(path) as image:
+            with path.open("rb") as handle, Image.open(handle) as image:
                 width, height = image.size
         except Exception:  # noqa: BLE001 - decoding errors are reported by as_rgb_image
             return
@@ -101,11 +106,14 @@ def _set_pil_limit() -> None:
         Image.MAX_IMAGE_PIXELS = max(before, *_limits_in_use)
 
 
-def find_photos(folder: Path) -> list[Path]:
+def find_photos(folder: Path | StoredPath) -> list[Path | StoredPath]:
     """Every path with a common image extension below ``folder`` that is not a folder, sorted.
 
     Broken symbolic links and link loops are listed too: reading them fails with a message
     naming them, instead of their being left out silently."""
+    if isinstance(folder, StoredPath):
+        found = [p for p in folder.files_below() if p.suffix.lower() in IMAGE_EXTENSIONS]
+        return sorted(found, key=str)
     return sorted(
         p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir()
     )

@@ -23,15 +23,17 @@ ImageInput = str | Path | Image.Image | np.ndarray
 def open_image(path: str | Path) -> Image.Image:
     """An RGB image from a file, upright according to its EXIF orientation.
 
-    Of an animated or multi-page file (GIF, TIFF, WebP ...) only the first frame is read,
-    with a ``MultiFrameWarning`` naming the file and its number of frames."""
-    path = Path(path)
+    ``path`` may also be any object with ``Path``'s ``is_file``, ``stat`` and ``open``
+    (a file in an object store). Of an animated or multi-page file (GIF, TIFF, WebP ...)
+    only the first frame is read, with a ``MultiFrameWarning`` naming the file and its
+    number of frames."""
+    path = Path(path) if isinstance(path, str) else path
     if not path.is_file():
         raise ImageError(f"{path}: {why_not_a_file(path)}")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: the file is empty")
     try:
-        with Image.open(path) as image:
+        with path.open("rb") as handle, Image.open(handle) as image:
             # A camera's MPO JPEG holds previews (or a second view) besides the photo.
             if getattr(image, "is_animated", False) and image.format != "MPO":
                 warnings.warn(
