@@ -51,7 +51,9 @@ def steady_rate(out: Path) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def run_engine(name: str, folder: Path, out: Path, workers: int | None, spec: PipelineSpec):
+def run_engine(
+    name: str, folder: Path, out: Path, workers: int | None, spec: PipelineSpec, per_task: int
+):
     jobs = plan_jobs([folder], out)
     started = time.perf_counter()
     if workers is None:
@@ -59,7 +61,8 @@ def run_engine(name: str, folder: Path, out: Path, workers: int | None, spec: Pi
 
         report = run_jobs(lambda: OCRPipeline.from_spec(spec), jobs)
     else:
-        report = run_jobs_on_ray(spec, jobs, RayOptions(workers=workers))
+        options = RayOptions(workers=workers, photos_per_task=per_task)
+        report = run_jobs_on_ray(spec, jobs, options)
     wall = time.perf_counter() - started
     if report.failures or report.read != len(jobs):
         raise SystemExit(f"{name}: {report.read} of {len(jobs)} read, {report.failures}")
@@ -70,6 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--photos-per-task", type=int, default=RayOptions.photos_per_task, help="(ray)"
+    )
     args = parser.parse_args()
 
     spec = PipelineSpec()
@@ -81,11 +87,14 @@ def main() -> None:
         rows = []
         for index, (name, workers) in enumerate(runs):
             out = tmp / f"out{index}"
-            rows.append(run_engine(name, folder, out, workers, spec))
+            rows.append(run_engine(name, folder, out, workers, spec, args.photos_per_task))
             rows[-1]["out"] = out
             print(f"{name}: {rows[-1]['wall']:.1f} s", file=sys.stderr, flush=True)
         local = rows[0]
-        print(f"{count} photos, {spec.detector} detector, {spec.recognizer} recognizer")
+        print(
+            f"{count} photos, {spec.detector} detector, {spec.recognizer} recognizer, "
+            f"{args.photos_per_task} photos per Ray task"
+        )
         header = ("engine", "wall s", "img/s", "ratio", "steady", "ratio", "same")
         print("{:<20} {:>7} {:>6} {:>6} {:>7} {:>6}  {}".format(*header))
         for row in rows:

@@ -10,3 +10,8 @@ _base_ = "mmocr::textdet/dbnet/dbnet_resnet18_fpnc_1200e_icdar2015.py"
 
 # From mmocr's configs/textdet/dbnet/metafile.yml (model dbnet_resnet18_fpnc_1200e_icdar2015).
 load_from = "https://download.openmmlab.com/mmocr/textdet/dbnet/dbnet_resnet18_fpnc_1200e_icdar2015/dbnet_resnet18_fpnc_1200e_icdar2015_20220825_221614-7c0e94f2.pth"  # noqa: E501
+
+# MMOCR's DB post-processing with curved text kept curved: straight regions are the same
+# quadrilaterals as before, bent ones polygons that follow them (pipeline/curves.py).
+custom_imports = dict(imports=["pipeline.openmmlab.band_postprocessor"], allow_failed_imports=False)
+model = dict(det_head=dict(postprocessor=dict(type="DBBandPostprocessor")))

@@ -12,3 +12,8 @@ _base_ = "mmocr::textdet/dbnetpp/dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015.py"
 # From mmocr's configs/textdet/dbnetpp/metafile.yml (dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015).
 # (The inherited load_from is the SynthText pre-training checkpoint used to start training.)
 load_from = "https://download.openmmlab.com/mmocr/textdet/dbnetpp/dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015/dbnetpp_resnet50-dcnv2_fpnc_1200e_icdar2015_20220829_230108-f289bd20.pth"  # noqa: E501
+
+# MMOCR's DB post-processing with curved text kept curved: straight regions are the same
+# quadrilaterals as before, bent ones polygons that follow them (pipeline/curves.py).
+custom_imports = dict(imports=["pipeline.openmmlab.band_postprocessor"], allow_failed_imports=False)
+model = dict(det_head=dict(postprocessor=dict(type="DBBandPostprocessor")))

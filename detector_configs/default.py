@@ -11,7 +11,10 @@ _base_ = [
     "mmocr::textdet/_base_/datasets/icdar2015.py",
 ]
 
-custom_imports = dict(imports=["pipeline.openmmlab.ppocr_detector"], allow_failed_imports=False)
+custom_imports = dict(
+    imports=["pipeline.openmmlab.ppocr_detector", "pipeline.openmmlab.band_postprocessor"],
+    allow_failed_imports=False,
+)
 
 model = dict(
     type="PPOCRDBDetector",
@@ -25,9 +28,10 @@ model = dict(
         bgr_to_rgb=False,
         pad_size_divisor=32,
     ),
+    # MMOCR's DB post-processing; straight regions come out as its quadrilaterals, curved
+    # ones as polygons that follow them (pipeline/curves.py).
     postprocessor=dict(
-        type="DBPostprocessor",
-        text_repr_type="quad",
+        type="DBBandPostprocessor",
         mask_thr=0.3,
         min_text_score=0.7,
         unclip_ratio=1.6,

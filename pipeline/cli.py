@@ -100,7 +100,7 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     engine.add_argument(
         "--photos-per-task",
         type=positive_int,
-        default=8,
+        default=24,
         help="with --engine ray: photos handed to a worker at a time (default: %(default)s)",
     )
 

@@ -208,9 +208,12 @@ class OCRPipeline:
 
 
 def _crop_variants(image: np.ndarray, polygon: np.ndarray) -> list[np.ndarray]:
-    """The upright crop of a region; a tall (vertical) one also turned both ways, and the
+    """The upright crop of a region; a tall (vertical) one also turned both ways, a curved
+    one also upside down (round the bottom of a badge, words may face outwards), and the
     most confident reading wins."""
     crop = rectify_polygon(image, polygon)
+    if len(polygon) > 4 and not crop.vertical:
+        return [crop.image, cv2.rotate(crop.image, cv2.ROTATE_180)]
     if not crop.vertical:
         return [crop.image]
     return [

@@ -80,7 +80,7 @@ class RayOptions:
     workers: int = 1
     cpus_per_worker: float | None = None
     gpus_per_worker: float = 0.0
-    photos_per_task: int = 8
+    photos_per_task: int = 24
 
 
 class PhotoWorker:

@@ -92,6 +92,12 @@ def split_boundaries(polygon: Polygon) -> tuple[Polygon, Polygon]:
     chain_a = np.float32([polygon[(a + 1 + i) % n] for i in range((b - a) % n)])
     chain_b = np.float32([polygon[(b + 1 + i) % n] for i in range((a - b) % n)])[::-1]
     # Both chains now run from the cap at edge a to the cap at edge b.
+    return orient_boundaries(chain_a, chain_b)
+
+
+def orient_boundaries(chain_a: Polygon, chain_b: Polygon) -> tuple[Polygon, Polygon]:
+    """Two boundaries of a text band, both running from one end to the other, as (top,
+    bottom), both left to right."""
     if chain_a[-1][0] - chain_a[0][0] + chain_b[-1][0] - chain_b[0][0] < 0:
         chain_a, chain_b = chain_a[::-1], chain_b[::-1]
     direction = (chain_a[-1] + chain_b[-1]) - (chain_a[0] + chain_b[0])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .curves import STRAIGHT_BEND, TextBand, bend
 from .stages import Detection
 
 PROFILES = ("ink", "contrast", "prob")
@@ -57,6 +58,10 @@ class LineFrame:
             ]
         )
 
+    def region(self, start: float, end: float) -> np.ndarray:
+        """The polygon of the stretch ``start <= s <= end`` (``quad``), as ``TextBand``'s."""
+        return self.quad(start, end)
+
     def sample(self, image: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """The line's pixels as an upright strip, ``scale`` strip pixels per image pixel."""
         size = (max(1, round(self.length * scale)), max(1, round(self.height * scale)))
@@ -73,6 +78,17 @@ class LineFrame:
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
+
+
+def line_frame(line) -> LineFrame | TextBand:
+    """The frame a line is read along: its centre curve when the line is a curved polygon
+    (more than 4 points, bent), else its minimum-area rectangle."""
+    points = np.asarray(line, dtype=np.float64).reshape(-1, 2)
+    if len(points) > 4:
+        band = TextBand.from_polygon(points)
+        if bend(band.top, band.bottom) > STRAIGHT_BEND:
+            return band
+    return LineFrame.around(points)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -193,8 +209,9 @@ class WordSplitter:
     def split(
         self, line: np.ndarray, gray: np.ndarray, prob_map: np.ndarray | None = None
     ) -> list[np.ndarray]:
-        """Word quadrilaterals, (4, 2) each, for one line polygon (pixels of ``gray``)."""
-        frame = LineFrame.around(line)
+        """Word polygons for one line polygon (pixels of ``gray``): quadrilaterals, (4, 2)
+        each, cut from a straight line; polygons that follow the curve from a curved one."""
+        frame = line_frame(line)
         if frame.length < 1 or frame.height < 1:
             return [np.asarray(line, np.float64).reshape(-1, 2)]
         # Small text is sampled finer, so that gaps of a pixel or two are still measurable.
@@ -202,20 +219,24 @@ class WordSplitter:
         profile = self.column_profile(frame, gray, prob_map, scale)
         reference = np.percentile(profile, 90)
         if reference <= 0:
-            return [frame.quad(0, frame.length)]
+            return [frame.region(0, frame.length)]
         empty = profile < self.gap_level * reference
         height = frame.height * scale  # line height in strip pixels
         spans = word_spans(empty, max(1.0, self.min_gap * height), self.relative_gap)
         margin = self.margin * height
         words = [
-            frame.quad(max(0.0, start - margin) / scale, min(len(profile), end + margin) / scale)
+            frame.region(max(0.0, start - margin) / scale, min(len(profile), end + margin) / scale)
             for start, end in spans
             if end - start >= self.min_word * height
         ]
-        return words or [frame.quad(0, frame.length)]
+        return words or [frame.region(0, frame.length)]
 
     def column_profile(
-        self, frame: LineFrame, gray: np.ndarray, prob_map: np.ndarray | None, scale: float = 1.0
+        self,
+        frame: LineFrame | TextBand,
+        gray: np.ndarray,
+        prob_map: np.ndarray | None,
+        scale: float = 1.0,
     ) -> np.ndarray:
         """How much text each column of the line's strip holds."""
         source = prob_map if self.profile == "prob" else gray

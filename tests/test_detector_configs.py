@@ -142,7 +142,10 @@ def test_default_config_can_be_inherited_by_an_mmocr_config(tmp_path):
     child.write_text(f"_base_ = [{str(DEFAULT)!r}]\nmodel = dict(word_splitter=None)\n")
     config = Config.fromfile(str(child))
 
-    assert config.custom_imports.imports == ["pipeline.openmmlab.ppocr_detector"]
+    assert config.custom_imports.imports == [
+        "pipeline.openmmlab.ppocr_detector",
+        "pipeline.openmmlab.band_postprocessor",
+    ]
     model = build_model(config)
     assert model.word_splitter is None  # the raw line boxes of PP-OCR's model
 
@@ -185,7 +188,13 @@ def test_model_zoo_configs_inherit_mmocr_and_load_its_published_weights(ours):
 
     # mmengine tags what a config takes from another package with that package's scope.
     assert config.model.pop("_scope_") == "mmocr"
+    # MMOCR's model, but for the DB post-processing, which keeps curved regions curved.
+    ours_post = config.model.det_head.pop("postprocessor")
+    upstream_post = upstream.model.det_head.pop("postprocessor")
     assert config.model.to_dict() == upstream.model.to_dict()
+    assert upstream_post.pop("type") == "DBPostprocessor"
+    assert ours_post.pop("type") == "DBBandPostprocessor"
+    assert ours_post.to_dict() == upstream_post.to_dict()  # the same thresholds
     assert config.test_dataloader.dataset.pipeline == upstream.test_dataloader.dataset.pipeline
     metafile = mmocr_configs() / Path(mmocr_config).parent / "metafile.yml"
     models = yaml.safe_load(metafile.read_text())["Models"]

@@ -314,13 +314,16 @@ def _within_rectangle(points: np.ndarray, rectangle: np.ndarray, tolerance: floa
 
 
 def _inside_line(word: np.ndarray, line: np.ndarray) -> bool:
-    """Whether a word from ``WordSplitter.split`` lies in its line's minimum-area rectangle,
-    the frame it is cut from (1 px of slack), or is the line itself: a line less than a
-    pixel long or high stays whole (and OpenCV turns a flat line's rectangle by 90 degrees)."""
+    """Whether a word from ``WordSplitter.split`` lies in its line's minimum-area rectangle
+    (1 px of slack), or is the line itself: a line less than a pixel long or high stays
+    whole (and OpenCV turns a flat line's rectangle by 90 degrees). A word is a
+    quadrilateral cut from the rectangle, or, from a line with more than 4 points that
+    bends, a polygon along the line's own edges (even length, at least 4 points)."""
     if np.array_equal(word, line):
         return True
     rectangle = cv2.boxPoints(cv2.minAreaRect(line.astype(np.float32)))
-    return word.shape == (4, 2) and _within_rectangle(word, rectangle, tolerance=1.0)
+    shaped = word.shape == (4, 2) or (len(line) > 4 and len(word) >= 4 and len(word) % 2 == 0)
+    return shaped and _within_rectangle(word, rectangle, tolerance=1.0)
 
 
 @examples(150)

@@ -16,6 +16,8 @@ from ..stages import Detection
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "detector_configs"
 DETECTORS = {
     "default": "default.py",
+    # The default detector with quadrilaterals only (as before curved text was followed).
+    "default-quads": "default_quads.py",
     "dbnet": "dbnet_resnet18_fpnc_icdar2015.py",
     "dbnetpp": "dbnetpp_resnet50-dcnv2_icdar2015.py",
 }
