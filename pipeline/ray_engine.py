@@ -70,7 +70,9 @@ class RayOptions:
 
     ``address``: None starts a local Ray instance for the run (stopped after it); ``auto``
     joins the cluster this machine belongs to (``ray start``); ``ray://HOST:10001`` joins
-    one through Ray Client. ``workers``: actors, each with the models loaded once.
+    one from outside through Ray Client (the run then goes into the cluster as a task:
+    Ray Data does not run through Ray Client). ``workers``: actors, each with the models
+    loaded once.
     ``cpus_per_worker``: default, a local instance's CPUs shared out among the workers,
     and 1 on a cluster. ``photos_per_task``: photos a worker is given at a time (a few
     chunks of ``images_per_batch``).
@@ -194,22 +196,20 @@ def run_jobs_on_ray(
                 started=started,
                 threads=max(1, int(cpus)),
             )
-            rows = ray.data.from_items(
-                [{"jobs": g} for g in groups], override_num_blocks=len(groups)
-            )
-            results = rows.map_batches(
-                PhotoWorker,
-                fn_constructor_kwargs=worker_args,
-                batch_size=1,
-                compute=ray.data.ActorPoolStrategy(size=options.workers),
-                num_cpus=cpus,
-                num_gpus=options.gpus_per_worker or None,
-            )
-            for row in results.iter_rows():
-                _add_group(report, row)
-                bar.update(int(row["photos"]))
-                if report.stopped:
-                    break
+            stream = (groups, worker_args, options, cpus)
+            if is_client_address(options.address):
+                # Ray Data cannot run through Ray Client: the run's driver part goes into
+                # the cluster as a task, and only its report comes back.
+                in_cluster = ray.remote(num_cpus=0)(_run_in_cluster)
+                bar.write("running inside the cluster; progress is shown at the end")
+                _merge(report, ray.get(in_cluster.remote(*stream)))
+                bar.update(len(todo))
+            else:
+                for row in _group_reports(ray, *stream):
+                    _add_group(report, row)
+                    bar.update(int(row["photos"]))
+                    if report.stopped:
+                        break
     except ray.exceptions.RayError as error:
         raise _worker_error(error) from None
     except KeyboardInterrupt:
@@ -217,6 +217,49 @@ def run_jobs_on_ray(
     finally:
         bar.close()
     return report
+
+
+def is_client_address(address: str | None) -> bool:
+    """Whether ``address`` joins a cluster through Ray Client (``ray://HOST:PORT``)."""
+    return address is not None and address.startswith("ray://")
+
+
+def _group_reports(
+    ray, groups: list[str], worker_args: dict, options: RayOptions, cpus: float
+) -> Iterator[dict]:
+    """Each group's report as its worker finishes it: the Ray Data pipeline itself."""
+    rows = ray.data.from_items([{"jobs": g} for g in groups], override_num_blocks=len(groups))
+    results = rows.map_batches(
+        PhotoWorker,
+        fn_constructor_kwargs=worker_args,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=options.workers),
+        num_cpus=cpus,
+        num_gpus=options.gpus_per_worker or None,
+    )
+    yield from results.iter_rows()
+
+
+def _run_in_cluster(groups, worker_args, options, cpus) -> BatchReport:
+    """The run's driver part as a task inside the cluster (for Ray Client)."""
+    import ray
+
+    _quiet_ray_data(ray)
+    report = BatchReport()
+    for row in _group_reports(ray, groups, worker_args, options, cpus):
+        _add_group(report, row)
+        if report.stopped:
+            break
+    return report
+
+
+def _merge(report: BatchReport, part: BatchReport) -> None:
+    report.read += part.read
+    report.skipped += part.skipped
+    report.completed += part.completed
+    report.failures.extend(part.failures)
+    report.claimed_elsewhere.extend(part.claimed_elsewhere)
+    report.stopped = report.stopped or part.stopped
 
 
 def _worker_error(error: BaseException) -> BaseException:
