@@ -187,6 +187,7 @@ def test_db_post_processing_keeps_straight_regions_as_mmocr_and_follows_curved_o
     prob = np.zeros((300, 600), np.float32)
     cv2.rectangle(prob, (40, 40), (300, 70), 1.0, -1)  # a straight line of text
     cv2.fillPoly(prob, [np.int32(arc_band((420, 330), 150, 175, -150, -30))], 1.0)  # arched
+    cv2.rectangle(prob, (40, 250), (200, 251), 1.0, -1)  # a sliver, dropped as MMOCR drops it
     found = _detect(ours, prob)
     quads = _detect(mmocr_quads, prob)
     straight = [p for p in found if len(p) == 4]

@@ -20,6 +20,7 @@ from .compat import apply_openmmlab_workarounds
 apply_openmmlab_workarounds()  # before the first OpenMMLab import
 
 import torch  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
 from mmocr.models.textdet.postprocessors import DBPostprocessor  # noqa: E402
 from mmocr.registry import MODELS  # noqa: E402
 from mmocr.structures import TextDetDataSample  # noqa: E402
@@ -43,6 +44,7 @@ class DBBandPostprocessor(DBPostprocessor):
             if shaped is not None:
                 polygons.append(shaped.reshape(-1))
                 scores.append(score)
-        instances.polygons = polygons
-        instances.scores = torch.tensor(scores, dtype=torch.float32)
+        data_sample.pred_instances = InstanceData(
+            polygons=polygons, scores=torch.tensor(scores, dtype=torch.float32)
+        )
         return data_sample
