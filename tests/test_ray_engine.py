@@ -144,12 +144,13 @@ def test_a_worker_killed_midway_loses_and_repeats_no_photo(
 
 
 def test_a_stopped_run_goes_on_where_it_stopped(photo_folder, tmp_path, local_ray):
-    """A run stopped with Ctrl-C (its own Ray instance, in another process) leaves whole
-    files only; the same command again reads only the photos not yet done."""
+    """A run stopped with Ctrl-C (in another process, joining this module's Ray instance as
+    a cluster) leaves whole files only; the same command again reads only the photos not
+    yet done."""
     out = tmp_path / "ray"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "pipeline.cli", *_ray_run(photo_folder, out)]
-    command += ["--photos-per-task", "1"]
+    command += ["--photos-per-task", "1", "--address", "auto", "--cpus-per-worker", "2"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while time.time() < deadline and not list(out.glob("*.jpg.json")):
@@ -174,15 +175,15 @@ def test_photos_and_results_in_s3(local_ray, photo_folder, local_results, s3_end
 
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     client.create_bucket(Bucket="archive")
-    for path in photo_folder.rglob("*"):
-        if path.is_file():
-            key = f"photos/{path.relative_to(photo_folder).as_posix()}"
-            client.put_object(Bucket="archive", Key=key, Body=path.read_bytes())
+    uploaded = PHOTOS[:2]  # and a bad file
+    for name in [*uploaded, "empty.png"]:
+        body = (photo_folder / name).read_bytes()
+        client.put_object(Bucket="archive", Key=f"photos/{name}", Body=body)
 
-    status = main(_ray_run("s3://archive/photos", "s3://archive/results", "--workers", "2"))
+    status = main(_ray_run("s3://archive/photos", "s3://archive/results"))
     err = capsys.readouterr().err
     assert status == 1
-    for name in PHOTOS:
+    for name in uploaded:
         written = json.loads(
             client.get_object(Bucket="archive", Key=f"results/{name}.json")["Body"].read()
         )
@@ -193,7 +194,7 @@ def test_photos_and_results_in_s3(local_ray, photo_folder, local_results, s3_end
     assert "failed: s3://archive/photos/empty.png: the file is empty" in err
 
     assert main(_ray_run("s3://archive/photos", "s3://archive/results")) == 1
-    assert f"0 photos read, {len(PHOTOS)} already done" in capsys.readouterr().err
+    assert f"0 photos read, {len(uploaded)} already done" in capsys.readouterr().err
 
 
 def test_without_ray_the_error_says_how_to_install_it(monkeypatch, photo_folder, tmp_path, capsys):
