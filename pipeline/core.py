@@ -170,17 +170,28 @@ class OCRPipeline:
         ]
         page.orientation = degrees
 
-    def read_chunk(self, chunk: DetectedChunk) -> Iterator[tuple[object, Outcome]]:
-        """``(input, OCRResult | ImageError)`` for each input of a detected chunk."""
+    def read_chunk(
+        self, chunk: DetectedChunk, min_confidence: Sequence[float] | None = None
+    ) -> Iterator[tuple[object, Outcome]]:
+        """``(input, OCRResult | ImageError)`` for each input of a detected chunk.
+
+        ``min_confidence``: a cut-off for each input (callers that read several requests
+        together, each with its own); None: the pipeline's ``min_confidence`` for all."""
         outcomes: dict[int, Outcome] = dict(chunk.errors)
         if chunk.pages:
-            for i, result in zip(chunk.page_index, self.read_pages(chunk.pages)):
+            cut_offs = (
+                None if min_confidence is None else [min_confidence[i] for i in chunk.page_index]
+            )
+            for i, result in zip(chunk.page_index, self.read_pages(chunk.pages, cut_offs)):
                 outcomes[i] = result
         for i, item in enumerate(chunk.items):
             yield item, outcomes[i]
 
-    def read_pages(self, pages: list[Page]) -> list[OCRResult]:
-        """Rectify every region of every page, read all crops together, assemble each page."""
+    def read_pages(
+        self, pages: list[Page], min_confidence: Sequence[float] | None = None
+    ) -> list[OCRResult]:
+        """Rectify every region of every page, read all crops together, assemble each page
+        (leaving out words under ``min_confidence[p]``, or the pipeline's cut-off)."""
         crops, owners = [], []  # owners[k] = (page index, detection index)
         for p, page in enumerate(pages):
             for d, detection in enumerate(page.detections):
@@ -192,13 +203,14 @@ class OCRPipeline:
         for owner, reading in zip(owners, readings):
             if owner not in best or reading.confidence > best[owner].confidence:
                 best[owner] = reading
-        return [self._assemble(p, page, best) for p, page in enumerate(pages)]
+        cut_offs = min_confidence or [self.min_confidence] * len(pages)
+        return [self._assemble(p, page, best, cut_offs[p]) for p, page in enumerate(pages)]
 
-    def _assemble(self, p: int, page: Page, best: dict) -> OCRResult:
+    def _assemble(self, p: int, page: Page, best: dict, min_confidence: float) -> OCRResult:
         words = []
         for d, detection in enumerate(page.detections):
             reading = best[(p, d)]
-            if reading.text and reading.confidence >= self.min_confidence:
+            if reading.text and reading.confidence >= min_confidence:
                 polygon = detection.polygon.tolist()
                 words.append(Word(polygon, reading.text, reading.confidence, detection.score))
         groups = group_into_lines([np.asarray(w.polygon) for w in words])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognizer.images import ImageError, as_rgb_image, open_image
+from recognizer.images import as_rgb_image, open_image
+from recognizer.interface import ImageTooLargeError
 
 from .stores import StoredPath
 
@@ -21,31 +23,32 @@ DEFAULT_MAX_PIXELS = 150_000_000
 
 
 def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """An HxWx3 RGB uint8 array from a path (local or ``StoredPath``), PIL image or array;
-    EXIF rotation applied.
+    """An HxWx3 RGB uint8 array from a path (local or ``StoredPath``), the bytes of an image
+    file, a PIL image or an array; EXIF rotation applied.
 
     The size is checked against ``max_pixels`` from the file's header, before decoding;
     PIL's own decompression-bomb limit is lifted to ``max_pixels`` meanwhile, so it
     neither refuses nor warns about a photo this limit allows.
 
     Raises ``ImageError`` naming the input and the reason (missing, empty, not an image,
-    truncated, too large).
+    truncated, too large: ``ImageTooLargeError``).
     """
     stored = isinstance(item, StoredPath)
     named = stored or isinstance(item, (str, Path))
-    name = str(item) if named else type(item).__name__
+    encoded = isinstance(item, bytes)
+    name = str(item) if named else "image data" if encoded else type(item).__name__
     with pil_pixel_limit(max_pixels):
-        if named:
-            _check_header_size(item if stored else Path(item), max_pixels)
+        if named or encoded:
+            _check_header_size(item if stored or encoded else Path(item), name, max_pixels)
         try:
             image = open_image(item) if stored else as_rgb_image(item)
         except Image.DecompressionBombError as error:
-            raise ImageError(
+            raise ImageTooLargeError(
                 f"{name}: too large to decode safely ({error}); downscale it or raise "
                 f"max_pixels (now {max_pixels})"
             ) from None
     if image.width * image.height > max_pixels:
-        raise ImageError(_too_large(name, image.width, image.height, max_pixels))
+        raise ImageTooLargeError(_too_large(name, image.width, image.height, max_pixels))
     return np.asarray(image)
 
 
@@ -56,7 +59,7 @@ def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _check_header_size(path: Path | StoredPath, max_pixels: int) -> None:
+def _check_header_size(source: Path | StoredPath | bytes, name: str, max_pixels: int) -> None:
     """Refuse huge images from their header, before decoding a single pixel.
 
     PIL's own size check is off while the header is read (under the lock that guards
@@ -65,14 +68,15 @@ def _check_header_size(path: Path | StoredPath, max_pixels: int) -> None:
         limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            with path.open("rb") as handle, Image.open(handle) as image:
+            handle = io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+            with handle, Image.open(handle) as image:
                 width, height = image.size
         except Exception:  # noqa: BLE001 - decoding errors are reported by as_rgb_image
             return
         finally:
             Image.MAX_IMAGE_PIXELS = limit
     if width * height > max_pixels:
-        raise ImageError(_too_large(str(path), width, height, max_pixels))
+        raise ImageTooLargeError(_too_large(name, width, height, max_pixels))
 
 
 # PIL's limit is a module global: the loads in progress (in any thread) each need it at

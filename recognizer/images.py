@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .interface import ImageError, MultiFrameWarning
+from .interface import CorruptImageError, ImageError, MultiFrameWarning, NotAnImageError
 
 if TYPE_CHECKING:
     import torch
 
-ImageInput = str | Path | Image.Image | np.ndarray
+# bytes: the contents of an image file (an upload, say).
+ImageInput = str | Path | bytes | Image.Image | np.ndarray
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -33,18 +35,37 @@ def open_image(path: str | Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: the file is empty")
     try:
-        with path.open("rb") as handle, Image.open(handle) as image:
+        handle = path.open("rb")
+    except OSError as error:
+        raise ImageError(f"{path}: cannot be read ({error})") from None
+    with handle:
+        return decode_image(handle, str(path))
+
+
+def decode_image(data: bytes | BinaryIO, name: str = "image data") -> Image.Image:
+    """An RGB image from the contents of an image file (bytes or an open binary file),
+    upright according to its EXIF orientation; first frame only, as ``open_image``.
+
+    Raises ``NotAnImageError`` when PIL recognises no image format in the data,
+    ``CorruptImageError`` when the data is damaged or cut short; messages start with
+    ``name``."""
+    if isinstance(data, bytes):
+        if not data:
+            raise ImageError(f"{name}: empty, no image data")
+        data = io.BytesIO(data)
+    try:
+        with Image.open(data) as image:
             # A camera's MPO JPEG holds previews (or a second view) besides the photo.
             if getattr(image, "is_animated", False) and image.format != "MPO":
                 warnings.warn(
-                    f"{path} has {image.n_frames} frames; only the first is read",
+                    f"{name} has {image.n_frames} frames; only the first is read",
                     MultiFrameWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
             image.load()
             image = ImageOps.exif_transpose(image)
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file PIL can read") from None
+        raise NotAnImageError(f"{name}: not an image file PIL can read") from None
     # Besides OSError, PIL's decoders signal damaged data with the exceptions Image.open
     # itself treats as "not this format" (TypeError, IndexError, struct.error, ...).
     except (
@@ -56,7 +77,7 @@ def open_image(path: str | Path) -> Image.Image:
         EOFError,
         struct.error,
     ) as error:
-        raise ImageError(f"{path}: corrupt or truncated image ({error})") from None
+        raise CorruptImageError(f"{name}: corrupt or truncated image ({error})") from None
     return to_rgb(image)
 
 
@@ -137,6 +158,8 @@ def as_rgb_image(item: ImageInput) -> Image.Image:
         return array_to_image(item)
     if isinstance(item, (str, Path)):
         return open_image(item)
+    if isinstance(item, bytes):
+        return decode_image(item)
     raise ImageError(f"cannot read an image from a {type(item).__name__}")
 
 

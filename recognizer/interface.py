@@ -49,6 +49,19 @@ class ImageError(ValueError):
     """An input that cannot be used as an image; the message names it and says why."""
 
 
+# The kinds of ImageError a caller may answer differently (the service: 415, 422, 413).
+class NotAnImageError(ImageError):
+    """Data that no image decoder recognises."""
+
+
+class CorruptImageError(ImageError):
+    """An image whose data is damaged or cut short."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image with more pixels than the limit allows."""
+
+
 class MultiFrameWarning(UserWarning):
     """An animated or multi-page image file of which only the first frame is read."""
 

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from pipeline.photos import find_photos, load_photo
+from recognizer import CorruptImageError, ImageTooLargeError, NotAnImageError
 from recognizer.images import ImageError
 
 
@@ -31,6 +32,30 @@ def test_bad_files_are_named(tmp_path):
     for name in ("empty.png", "text.jpg"):
         with pytest.raises(ImageError, match=name):
             load_photo(tmp_path / name)
+
+
+def test_the_bytes_of_an_image_file_load_as_the_file_does(tmp_path):
+    path = tmp_path / "rot.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.new("RGB", (80, 20), "white").save(path, exif=exif)
+    assert np.array_equal(load_photo(path.read_bytes()), load_photo(path))
+
+
+def test_each_kind_of_bad_data_has_its_own_error(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (400, 300), "white").save(path)
+    data = path.read_bytes()
+    with pytest.raises(NotAnImageError, match="^image data: not an image"):
+        load_photo(b"%PDF-1.4 not a photo")
+    with pytest.raises(CorruptImageError, match="^image data: corrupt or truncated"):
+        load_photo(data[: len(data) // 2])
+    with pytest.raises(ImageTooLargeError, match="^image data: 400x300 is 120000 pixels"):
+        load_photo(data, max_pixels=100_000)
+    with pytest.raises(ImageTooLargeError, match="photo.png: 400x300"):
+        load_photo(path, max_pixels=100_000)
+    with pytest.raises(ImageError, match="empty"):
+        load_photo(b"")
 
 
 def test_find_photos_walks_folders_and_keeps_image_extensions(tmp_path):

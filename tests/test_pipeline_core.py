@@ -111,7 +111,8 @@ def test_a_bad_image_among_good_ones_is_reported_and_the_rest_is_read(tmp_path):
         ListDetector({200: [Detection(box(10, 10, 90, 40), 0.9)]}), BrightnessReader(), **STAND_IN
     )
     outcomes = list(pipeline.ocr_many([good, bad, good], images_per_batch=3))
-    assert [type(o).__name__ for _, o in outcomes] == ["OCRResult", "ImageError", "OCRResult"]
+    assert [type(o).__name__ for _, o in outcomes] == ["OCRResult", "NotAnImageError", "OCRResult"]
+    assert isinstance(outcomes[1][1], ImageError)
     assert "broken.jpg" in str(outcomes[1][1])
     with pytest.raises(ImageError, match="broken.jpg"):
         pipeline.ocr_batch([good, bad])

@@ -68,4 +68,6 @@ def render(result, photo: Photo) -> bytes:
     return document(root, NAMESPACE)
 
 
-FORMAT = Format("alto", ".alto.xml", "ALTO XML v4 (digital libraries)", render)
+FORMAT = Format(
+    "alto", ".alto.xml", "ALTO XML v4 (digital libraries)", render, media_type="application/xml"
+)

@@ -30,6 +30,7 @@ class Format:
     description: str
     render: Callable[[OCRResult, Photo], bytes]
     needs_image: bool = False
+    media_type: str = "application/octet-stream"  # what HTTP calls it (Content-Type)
 
 
 def software_version() -> str:

@@ -62,4 +62,10 @@ def render(result, photo: Photo) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-FORMAT = Format("hocr", ".hocr", "hOCR 1.2 (XHTML), as Tesseract writes it", render)
+FORMAT = Format(
+    "hocr",
+    ".hocr",
+    "hOCR 1.2 (XHTML), as Tesseract writes it",
+    render,
+    media_type="text/html; charset=utf-8",
+)

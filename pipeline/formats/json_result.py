@@ -9,4 +9,10 @@ def render(result, photo: Photo) -> bytes:
     return result.to_json().encode("utf-8")
 
 
-FORMAT = Format("json", ".json", "the result's own JSON (pipeline/result.py)", render)
+FORMAT = Format(
+    "json",
+    ".json",
+    "the result's own JSON (pipeline/result.py)",
+    render,
+    media_type="application/json",
+)

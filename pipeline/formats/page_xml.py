@@ -66,4 +66,6 @@ def render(result, photo: Photo) -> bytes:
     return document(root, NAMESPACE)
 
 
-FORMAT = Format("page", ".page.xml", "PAGE-XML 2019 (OCR-D, Transkribus)", render)
+FORMAT = Format(
+    "page", ".page.xml", "PAGE-XML 2019 (OCR-D, Transkribus)", render, media_type="application/xml"
+)

@@ -93,5 +93,10 @@ def _place_word(pdf: FPDF, word, space_after: bool) -> None:
 
 
 FORMAT = Format(
-    "pdf", ".pdf", "searchable PDF: the photo with invisible, selectable text", render, True
+    "pdf",
+    ".pdf",
+    "searchable PDF: the photo with invisible, selectable text",
+    render,
+    needs_image=True,
+    media_type="application/pdf",
 )

@@ -10,4 +10,10 @@ def render(result, photo: Photo) -> bytes:
     return ("\n\n".join(blocks) + "\n").encode("utf-8") if blocks else b""
 
 
-FORMAT = Format("text", ".txt", "the text, lines in reading order, blocks apart", render)
+FORMAT = Format(
+    "text",
+    ".txt",
+    "the text, lines in reading order, blocks apart",
+    render,
+    media_type="text/plain; charset=utf-8",
+)

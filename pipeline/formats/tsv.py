@@ -36,4 +36,10 @@ def render(result, photo: Photo) -> bytes:
     return ("\n".join(rows) + "\n").encode("utf-8")
 
 
-FORMAT = Format("tsv", ".tsv", "Tesseract's TSV: one row per page, block, line and word", render)
+FORMAT = Format(
+    "tsv",
+    ".tsv",
+    "Tesseract's TSV: one row per page, block, line and word",
+    render,
+    media_type="text/tab-separated-values; charset=utf-8",
+)
