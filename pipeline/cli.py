@@ -1,4 +1,5 @@
-"""The ``ocr-pipeline`` command: ``run`` photos or folders, ``eval`` against ground truth."""
+"""The ``ocr-pipeline`` command: ``run`` photos or folders, ``eval`` against ground truth,
+``serve`` them over HTTP."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from recognizer import (
@@ -24,6 +26,11 @@ from .formats import FORMATS, Format, parse_formats
 from .openmmlab.detector import DETECTORS
 from .photos import IMAGE_EXTENSIONS
 from .result import OCRResult
+from .service.settings import (
+    SERVICE_MAX_PIXELS,
+    SERVICE_PHOTOS_PER_BATCH,
+    ServiceSettings,
+)
 from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
 from .stores import StoreError, location
 
@@ -179,7 +186,99 @@ def build_parser() -> argparse.ArgumentParser:
         help="examples written per category (default: %(default)s)",
     )
     _add_model_options(evaluate)
+    _add_serve_command(commands)
     return parser
+
+
+def _add_serve_command(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="read photos sent over HTTP (and a page to try it at /)",
+        description="An HTTP service: POST a photo to /v1/ocr for its result; a page at /, "
+        "API docs at /docs, /healthz, /readyz and /metrics. The models load once; photos "
+        "of concurrent requests are read together. Needs pip install 'ocr-pipeline[serve]'.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this machine only; see the README "
+        "before opening it to a network)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    serve.add_argument(
+        "--root-path",
+        default="",
+        help="the path prefix a reverse proxy serves the service under, e.g. /ocr (for the "
+        "links of /docs)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="server processes, each with its own models and batches (default: %(default)s)",
+    )
+    _add_model_options(serve)
+    serve.set_defaults(images_per_batch=SERVICE_PHOTOS_PER_BATCH)
+    limits = serve.add_argument_group("batching and limits")
+    limits.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=10.0,
+        help="milliseconds a batch waits for more photos to join it, up to "
+        f"--images-per-batch ({SERVICE_PHOTOS_PER_BATCH} unless given) (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--queue-size",
+        type=positive_int,
+        default=16,
+        help="photos waiting to be read, at most; more get 503 (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=20.0,
+        help="largest upload, in MiB; larger get 413 (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=None,
+        help=f"largest photo, in pixels; larger get 413 (default: {SERVICE_MAX_PIXELS})",
+    )
+    limits.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds a request may take, waiting included; then 504 (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=64,
+        help="open connections at most; more get 503 (default: %(default)s)",
+    )
+
+
+def run_service(args: argparse.Namespace) -> int:
+    try:
+        from .service.server import serve
+    except ImportError as error:
+        print(
+            f"error: the service needs {error.name}: pip install 'ocr-pipeline[serve]'",
+            file=sys.stderr,
+        )
+        return 2
+    spec = replace(spec_from_args(args), max_pixels=args.max_pixels or SERVICE_MAX_PIXELS)
+    settings = ServiceSettings(
+        spec=spec,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_photos_per_batch=args.images_per_batch,
+        max_wait_s=args.max_wait_ms / 1000,
+        queue_size=args.queue_size,
+        timeout_s=args.timeout,
+    )
+    serve(settings, args.host, args.port, args.workers, args.max_connections, args.root_path)
+    return 0
 
 
 def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
@@ -437,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
                 return status
             with _photo_warnings_as_notes():
                 return run_photos(args, plan_jobs(args.inputs, args.out))
+        if args.command == "serve":
+            return run_service(args)
         return run_eval(args, _pipeline(args))
     except (WeightsUnavailableError, CheckpointError, OnnxExportError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)
