@@ -165,11 +165,11 @@ class TextBand:
     bottom: np.ndarray
 
     @classmethod
-    def from_polygon(cls, polygon, slices: int | None = None) -> TextBand:
+    def from_polygon(cls, polygon) -> TextBand:
         """The band of a curved polygon (top edge, then bottom edge back), its boundaries
         resampled to matching points at equal shares of their lengths."""
         top, bottom = split_boundaries(np.asarray(polygon, dtype=np.float32).reshape(-1, 2))
-        count = (slices or max(len(top), len(bottom), 2) - 1) + 1
+        count = max(len(top), len(bottom), 2)
         return cls(
             resample(top, count).astype(np.float64), resample(bottom, count).astype(np.float64)
         )
