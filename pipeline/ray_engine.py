@@ -271,22 +271,30 @@ def _worker_error(error: BaseException) -> BaseException:
     while isinstance(error, ray.exceptions.RayError) and id(error) not in seen:
         seen.add(id(error))
         inner = getattr(error, "cause", None) or error.__cause__
-        if inner is None:
+        # Ray Data chains its own marker exceptions (no message) to the error it re-raises.
+        if inner is None or type(inner).__module__.startswith("ray.data"):
             break
         error = inner
     if isinstance(error, ray.exceptions.RayError) or type(error).__module__.startswith("ray"):
-        return RayUnavailableError(f"the Ray run failed: {error}")
+        # An actor that failed to start gives the worker's error as its message's last line.
+        lines = str(error).strip().splitlines()
+        return RayUnavailableError(
+            f"the Ray run failed: {lines[-1] if lines else type(error).__name__}"
+        )
     return error
 
 
 def _add_group(report: BatchReport, row: dict) -> None:
-    report.read += int(row["read"])
-    report.skipped += int(row["skipped"])
-    report.completed += int(row["completed"])
-    report.failures.extend((location(path), reason) for path, reason in json.loads(row["failures"]))
-    report.claimed_elsewhere.extend(location(path) for path in json.loads(row["elsewhere"]))
-    if row["stopped"]:
-        report.stopped = str(row["stopped"])
+    """Add a group's report, as a worker returned it (``PhotoWorker._run_group``)."""
+    group = BatchReport(
+        read=int(row["read"]),
+        skipped=int(row["skipped"]),
+        completed=int(row["completed"]),
+        failures=[(location(path), reason) for path, reason in json.loads(row["failures"])],
+        claimed_elsewhere=[location(path) for path in json.loads(row["elsewhere"])],
+        stopped=str(row["stopped"]) or None,
+    )
+    _merge(report, group)
 
 
 def _quiet_ray_data(ray) -> None:

@@ -209,3 +209,11 @@ def test_the_ray_engine_needs_an_output_folder(photo_folder, capsys):
     status = main(["run", str(photo_folder / PHOTOS[0]), "--engine", "ray"])
     assert status == 2
     assert "--engine ray writes its results to files: give --out OUT" in capsys.readouterr().err
+
+
+def test_a_model_the_workers_cannot_load_is_named(local_ray, photo_folder, tmp_path, capsys):
+    status = main(_ray_run(photo_folder / PHOTOS[0], tmp_path / "out", "--recognizer", "nosuch"))
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 2
+    assert err.startswith("error: the Ray run failed: ")
+    assert "'nosuch' is neither a checkpoint path nor a known recognizer name" in err
