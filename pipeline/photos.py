@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recognizer.images import as_rgb_image, open_image
+from recognizer.images import ImageError, as_rgb_image, decode_image
 from recognizer.interface import ImageTooLargeError
 
 from .stores import StoredPath
@@ -35,13 +35,15 @@ def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """
     stored = isinstance(item, StoredPath)
     named = stored or isinstance(item, (str, Path))
+    name = str(item) if named else "image data" if isinstance(item, bytes) else type(item).__name__
+    if stored:
+        item = _fetch(item)  # once: the header check and the decoding both read these bytes
     encoded = isinstance(item, bytes)
-    name = str(item) if named else "image data" if encoded else type(item).__name__
     with pil_pixel_limit(max_pixels):
         if named or encoded:
-            _check_header_size(item if stored or encoded else Path(item), name, max_pixels)
+            _check_header_size(item if encoded else Path(item), name, max_pixels)
         try:
-            image = open_image(item) if stored else as_rgb_image(item)
+            image = decode_image(item, name) if encoded else as_rgb_image(item)
         except Image.DecompressionBombError as error:
             raise ImageTooLargeError(
                 f"{name}: too large to decode safely ({error}); downscale it or raise "
@@ -52,6 +54,19 @@ def load_photo(item, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     return np.asarray(image)
 
 
+def _fetch(path: StoredPath) -> bytes:
+    """The whole object, in one request; ``ImageError`` saying why there is none."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as error:
+        raise ImageError(f"{path}: cannot be read ({error})") from None
+    if not data:
+        raise ImageError(f"{path}: the file is empty")
+    return data
+
+
 def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
     return (
         f"{name}: {width}x{height} is {width * height} pixels, more than the limit of "
@@ -59,7 +74,7 @@ def _too_large(name: str, width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _check_header_size(source: Path | StoredPath | bytes, name: str, max_pixels: int) -> None:
+def _check_header_size(source: Path | bytes, name: str, max_pixels: int) -> None:
     """Refuse huge images from their header, before decoding a single pixel.
 
     PIL's own size check is off while the header is read (under the lock that guards
