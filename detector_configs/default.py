@@ -1,11 +1,12 @@
 # The offline default text detector: PP-OCR's DB model (ONNX, shipped in the `rapidocr`
 # wheel, so nothing is downloaded) run inside MMOCR, with MMOCR's DB post-processing and the
-# lines it finds cut into words. Needs `pip install rapidocr onnxruntime`.
+# lines it finds cut into words where PP-OCRv6 small's line reading (from the same wheel)
+# puts spaces. Needs `pip install rapidocr onnxruntime`.
 #
 #   MMOCRInferencer(det="detector_configs/default.py")
 #
 # Settings measured on ../shared/data/icdar2015_dev_scenes with eval_detection.py (see
-# pipeline/word_splitting.py for what each word_splitter value means).
+# pipeline/ctc_splitting.py for how lines are cut; default_ink.py cuts at gaps in the ink).
 _base_ = [
     "mmocr::textdet/_base_/default_runtime.py",
     "mmocr::textdet/_base_/datasets/icdar2015.py",
@@ -39,17 +40,8 @@ model = dict(
         # fewer than 4 points, and the line is dropped: a paragraph's lines all vanished.
         epsilon_ratio=0.002,
     ),
-    word_splitter=dict(
-        profile="ink",
-        min_gap=0.15,
-        gap_level=0.15,
-        relative_gap=2.0,
-        band=0.6,
-        text_rows=True,
-        margin=0.1,
-        min_word=0.3,
-        min_strip_height=32,
-    ),
+    # Cut at the spaces of a CTC reading of each line (pipeline/ctc_splitting.py).
+    word_splitter=dict(method="ctc", trim=0.6),
 )
 
 test_pipeline = [

@@ -33,6 +33,7 @@ from .service.settings import (
 )
 from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
 from .stores import StoreError, location
+from .word_splitting import SPLIT_METHODS
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +50,13 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     models.add_argument(
         "--split-words",
-        action="store_true",
-        help="cut the detector's regions into words at the gaps between them (for detectors "
-        "that find lines; the default detector already does)",
+        nargs="?",
+        const="ctc",
+        choices=SPLIT_METHODS,
+        default=None,
+        help="cut the detector's regions into words, for detectors that find lines (the "
+        "default detector already does): ctc (where a line reader puts spaces, the default) "
+        "or ink (at gaps in the ink)",
     )
     add_recognizer_options(models)
     models.add_argument(
@@ -291,7 +296,7 @@ def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
         recognizer_backend=args.recognizer_backend,
         recognizer_precision=args.recognizer_precision,
         trust_checkpoint=args.trust_checkpoint,
-        split_words={} if args.split_words else None,
+        split_words={"method": args.split_words} if args.split_words else None,
         batch_size=args.batch_size,
         min_confidence=args.min_confidence,
     )

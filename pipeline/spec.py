@@ -11,12 +11,16 @@ holds loaded models.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import recognizer
 
 from .photos import DEFAULT_MAX_PIXELS
 from .stages import Detector, Recognizer
-from .word_splitting import WordSplitter
+from .word_splitting import WordSplitter, make_word_splitter
+
+if TYPE_CHECKING:
+    from .ctc_splitting import CTCWordSplitter
 
 # Words the recognizer reads with less confidence are left out by default: mostly wrong
 # readings (confidence 0.00-0.02 on upside-down or blurred text). Chosen on the 100 dev
@@ -33,9 +37,10 @@ class PipelineSpec:
     ``recognizer``: a name (``default``, ``clip4str-base`` ...), a checkpoint or an ONNX
     export folder; ``recognizer_backend``: ``torch`` (exact), ``onnx`` or ``onnx-int8``;
     ``recognizer_precision``: ``fp32`` (exact) or ``bf16`` (autocast, torch backend).
-    ``split_words``: ``WordSplitter`` settings to cut the detector's lines into words, for
-    detectors that find lines (``{}`` for the defaults; the default detector's config
-    already does it); None keeps the detector's regions as they are.
+    ``split_words``: settings of ``word_splitting.make_word_splitter`` to cut the
+    detector's lines into words, for detectors that find lines (``{}``: at the spaces of a
+    line reader, ``{"method": "ink", ...}``: at gaps in the ink; the default detector's
+    config already does it); None keeps the detector's regions as they are.
     Words read with a confidence below ``min_confidence`` are left out of the result
     (``DEFAULT_MIN_CONFIDENCE``; 0 keeps every word).
     ``orient_pages``: turn photos taken sideways or upside down upright before reading
@@ -79,8 +84,8 @@ class PipelineSpec:
 
         return PageOrientation() if self.orient_pages else None
 
-    def build_word_splitter(self) -> WordSplitter | None:
-        return None if self.split_words is None else WordSplitter(**self.split_words)
+    def build_word_splitter(self) -> WordSplitter | CTCWordSplitter | None:
+        return None if self.split_words is None else make_word_splitter(self.split_words)
 
     def model_labels(self) -> dict[str, str]:
         return {"detector": str(self.detector), "recognizer": str(self.recognizer), **self.labels}

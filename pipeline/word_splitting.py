@@ -11,6 +11,7 @@ little, becomes a word quadrilateral in the original geometry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -192,6 +193,8 @@ class WordSplitter:
     detector (see ``detector_configs/default.py``).
     """
 
+    needs_color: ClassVar[bool] = False
+
     profile: str = "ink"
     min_gap: float = 0.15
     gap_level: float = 0.15
@@ -268,3 +271,21 @@ class WordSplitter:
             for line in lines
             for word in self.split(line.polygon, gray)
         ]
+
+
+SPLIT_METHODS = ("ink", "ctc")
+
+
+def make_word_splitter(settings: dict):
+    """A line-to-word splitter from settings: ``method`` ``"ctc"`` (the default:
+    :class:`~pipeline.ctc_splitting.CTCWordSplitter`, the spaces of a line reader) or
+    ``"ink"`` (:class:`WordSplitter`, gaps in the ink); the other keys are its arguments."""
+    settings = dict(settings)
+    method = settings.pop("method", "ctc")
+    if method == "ink":
+        return WordSplitter(**settings)
+    if method == "ctc":
+        from .ctc_splitting import CTCWordSplitter
+
+        return CTCWordSplitter(**settings)
+    raise ValueError(f"word splitting method must be one of {SPLIT_METHODS}, not {method!r}")

@@ -96,7 +96,9 @@ def test_a_job_is_done_only_when_every_output_exists(tmp_path):
 
 
 def test_a_pipeline_spec_is_small_picklable_and_builds_the_same_pipeline_elsewhere():
-    spec = PipelineSpec(recognizer="default", min_confidence=0.2, split_words={"min_gap": 0.2})
+    spec = PipelineSpec(
+        recognizer="default", min_confidence=0.2, split_words={"method": "ink", "min_gap": 0.2}
+    )
     assert pickle.loads(pickle.dumps(spec)) == spec
     assert len(pickle.dumps(spec)) < 2000
     pipeline = OCRPipeline.from_spec(spec)
@@ -140,8 +142,6 @@ def test_atomic_writes_leave_files_with_a_new_files_mode(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["photo.jpg.json"]  # no temp file left
 
 
-
-
 def test_formats_added_later_come_from_the_recorded_json_without_the_models(photos, tmp_path):
     from pipeline.batch import to_read
     from pipeline.formats import FORMATS
@@ -152,6 +152,7 @@ def test_formats_added_later_come_from_the_recorded_json_without_the_models(phot
     more = [FORMATS["json"], FORMATS["tsv"], FORMATS["alto"]]
     assert [j.photo.name for j in to_read(jobs, formats=more)] == ["broken.jpg"]
     good = [job for job in jobs if job.photo.name != "broken.jpg"]
+
     def no_models():
         raise AssertionError("no photo needs reading: the models must not be built")
 

@@ -18,6 +18,8 @@ DETECTORS = {
     "default": "default.py",
     # The default detector with quadrilaterals only (as before curved text was followed).
     "default-quads": "default_quads.py",
+    # The default detector with lines cut at gaps in the ink (as before the line reader).
+    "default-ink": "default_ink.py",
     "dbnet": "dbnet_resnet18_fpnc_icdar2015.py",
     "dbnetpp": "dbnetpp_resnet50-dcnv2_icdar2015.py",
 }

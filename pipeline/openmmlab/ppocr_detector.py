@@ -22,7 +22,7 @@ import numpy as np
 
 from recognizer.rapidocr_models import rapidocr_models_dir
 
-from ..word_splitting import WordSplitter, to_gray
+from ..word_splitting import make_word_splitter, to_gray
 from .compat import apply_openmmlab_workarounds
 
 apply_openmmlab_workarounds()
@@ -129,8 +129,9 @@ class PPOCRDBDetector(BaseTextDetector):
             the probability map into line polygons in original-image pixels.
         data_preprocessor: MMOCR's ``TextDetDataPreprocessor``; it must produce what PP-OCR
             expects: BGR, ``(pixel / 255 - 0.5) / 0.5``.
-        word_splitter: keyword arguments of :class:`~pipeline.word_splitting.WordSplitter`,
-            or None to return the model's line polygons as they are.
+        word_splitter: settings of :func:`~pipeline.word_splitting.make_word_splitter`
+            (``method="ink"`` or ``"ctc"`` and its arguments), or None to return the model's
+            line polygons as they are.
         model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
         num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
 
@@ -151,7 +152,9 @@ class PPOCRDBDetector(BaseTextDetector):
     ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.postprocessor = MODELS.build(postprocessor)
-        self.word_splitter = WordSplitter(**word_splitter) if word_splitter is not None else None
+        self.word_splitter = (
+            make_word_splitter(word_splitter) if word_splitter is not None else None
+        )
         self.model_file = Path(model_file) if model_file else find_ppocr_det_model()
         self.session = _onnx_session(self.model_file, num_threads)
         self._input_name = self.session.get_inputs()[0].name
@@ -200,7 +203,8 @@ class PPOCRDBDetector(BaseTextDetector):
             return
         # The splitter works on the network input, where the prob map lives.
         scale = np.asarray(sample.scale_factor, dtype=np.float64)  # (w_scale, h_scale)
-        gray = to_gray(self._denormalize(image))
+        pixels = self._denormalize(image)  # BGR, as the detector reads it
+        gray = pixels if self.word_splitter.needs_color else to_gray(pixels)
         prob = prob_map.detach().cpu().numpy()
         words, scores = [], []
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):

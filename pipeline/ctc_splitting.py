@@ -1,0 +1,193 @@
+"""Cutting detected text lines into words where a line reader puts the spaces.
+
+Gaps in the ink do not mark words reliably: letters of one word stand apart in wide or
+low-resolution type, and the words of a tight line touch. A model that reads the whole line
+and aligns each character to a position along it does: PP-OCRv6 small's text-line
+recognizer (ONNX, shipped in the ``rapidocr`` wheel that the default detector comes from)
+reads a line as one CTC output per 8 pixels of a 48-pixel-high strip, spaces included.
+
+A line is straightened into such a strip (along its centre curve when it is curved), read,
+and cut at each space it holds: the cut lies halfway between the last character of one word
+and the first of the next. A word then reaches from its cut to the next; at the line's two
+ends, and where a space is wide, it is trimmed to about half a character pitch beyond its
+outer characters, so that boxes hold whole words without taking in the gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from .stages import Detection
+from .word_splitting import line_frame
+
+MODEL_FILE = "PP-OCRv6_rec_small.onnx"
+STRIP_HEIGHT = 48  # the recognizer's input height
+FRAME_WIDTH = 8  # strip pixels per CTC output
+
+
+def find_line_reader_model() -> Path:
+    from recognizer.rapidocr_models import find_rapidocr_model
+
+    return find_rapidocr_model(MODEL_FILE, "Cutting lines into words (split_words='ctc')")
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """The characters a CTC line reader found: their text and strip columns (pixels)."""
+
+    chars: list[str]
+    starts: np.ndarray  # first column of each character's frames
+    ends: np.ndarray  # last column (exclusive)
+    width: int  # the strip's width
+
+
+def ctc_characters(probabilities: np.ndarray, alphabet: list[str], width: int) -> LineReading:
+    """Greedy CTC decoding of ``(frames, classes)`` that keeps where each character lies:
+    a run of frames with the same non-blank class is one character."""
+    best = probabilities.argmax(axis=1)
+    frames = len(best)
+    per_frame = width / max(frames, 1)
+    chars, starts, ends = [], [], []
+    previous = 0
+    for index, cls in enumerate(best):
+        if cls != 0 and cls == previous:
+            ends[-1] = (index + 1) * per_frame
+        elif cls != 0:
+            chars.append(alphabet[cls])
+            starts.append(index * per_frame)
+            ends.append((index + 1) * per_frame)
+        previous = cls
+    return LineReading(chars, np.asarray(starts), np.asarray(ends), width)
+
+
+def word_columns(reading: LineReading, trim: float = 0.6) -> list[tuple[float, float]]:
+    """[start, end) strip columns of each word of a line reading.
+
+    Cuts lie halfway between the characters on either side of a space; each word is then
+    kept within ``trim`` character pitches of its outer characters (the pitch is the line's
+    median distance between neighbouring characters)."""
+    groups: list[list[int]] = [[]]
+    for i, char in enumerate(reading.chars):
+        if char.isspace():
+            groups.append([])
+        else:
+            groups[-1].append(i)
+    groups = [g for g in groups if g]
+    if not groups:
+        return []
+    centres = (reading.starts + reading.ends) / 2
+    solid = [i for g in groups for i in g]
+    steps = np.diff(centres[solid]) if len(solid) > 1 else np.array([])
+    # Within words only: the steps across a space are wider.
+    inner = [centres[b] - centres[a] for g in groups for a, b in zip(g, g[1:])]
+    pitch = float(np.median(inner)) if inner else (float(np.median(steps)) if len(steps) else 0)
+    if pitch <= 0:
+        pitch = float(np.median(reading.ends - reading.starts)) * 2
+    cuts = [0.0]
+    for left, right in zip(groups, groups[1:]):
+        cuts.append((reading.ends[left[-1]] + reading.starts[right[0]]) / 2)
+    cuts.append(float(reading.width))
+    words = []
+    for (cut_start, cut_end), group in zip(zip(cuts, cuts[1:]), groups):
+        start = max(cut_start, centres[group[0]] - (0.5 + trim) * pitch)
+        end = min(cut_end, centres[group[-1]] + (0.5 + trim) * pitch)
+        words.append((start, end))
+    return words
+
+
+@dataclass(frozen=True)
+class CTCWordSplitter:
+    """Splits line polygons into word polygons where PP-OCRv6 small's line reading puts
+    spaces (see the module's description).
+
+    Args:
+        trim: how far (in character pitches, beyond half a pitch) a word may reach past its
+            outer characters towards the line's ends or a wide space.
+        max_width: the longest strip read at once (pixels); longer lines are read in a strip
+            of this width.
+        model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
+        num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
+
+    A line the reader finds no characters in is kept whole.
+    """
+
+    # The detector's stage hands this splitter the colour image (the ink one: gray).
+    needs_color: ClassVar[bool] = True
+
+    trim: float = 0.6
+    max_width: int = 3200
+    model_file: str | None = None
+    num_threads: int = 0
+    _runtime: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _session(self):
+        if "session" not in self._runtime:
+            import onnx
+            import onnxruntime
+
+            path = Path(self.model_file) if self.model_file else find_line_reader_model()
+            model = onnx.load(str(path))
+            keys = {p.key: p.value for p in model.metadata_props}
+            if "character" not in keys:
+                raise ValueError(
+                    f"{path} has no 'character' list in its metadata: not a PP-OCR text-line "
+                    "recognizer exported by PaddleOCR"
+                )
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.num_threads
+            options.log_severity_level = 3
+            self._runtime["session"] = onnxruntime.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+            self._runtime["alphabet"] = ["", *keys["character"].splitlines(), " "]
+        return self._runtime["session"], self._runtime["alphabet"]
+
+    def read_line(self, strip_bgr: np.ndarray) -> LineReading:
+        """The line reader's characters in an upright BGR strip of any size."""
+        session, alphabet = self._session()
+        h, w = strip_bgr.shape[:2]
+        width = int(min(self.max_width, max(FRAME_WIDTH, round(w * STRIP_HEIGHT / h))))
+        resized = cv2.resize(strip_bgr, (width, STRIP_HEIGHT), interpolation=cv2.INTER_LINEAR)
+        pixels = resized.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0
+        (probabilities,) = session.run(None, {session.get_inputs()[0].name: pixels})
+        reading = ctc_characters(probabilities[0], alphabet, width)
+        factor = w / width  # back to the strip's own columns
+        return LineReading(reading.chars, reading.starts * factor, reading.ends * factor, w)
+
+    def split(
+        self, line: np.ndarray, image_bgr: np.ndarray, prob_map: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        """Word polygons for one line polygon (pixels of the BGR ``image_bgr``):
+        quadrilaterals from a straight line, polygons that follow the curve from a curved
+        one."""
+        frame = line_frame(line)
+        if frame.length < 1 or frame.height < 1:
+            return [np.asarray(line, np.float64).reshape(-1, 2)]
+        scale = STRIP_HEIGHT / frame.height
+        strip = frame.sample(_three_channels(image_bgr), scale)
+        reading = self.read_line(strip)
+        words = [
+            frame.region(start / scale, end / scale)
+            for start, end in word_columns(reading, self.trim)
+            if end > start
+        ]
+        return words or [frame.region(0, frame.length)]
+
+    def split_detections(self, image: np.ndarray, lines: list[Detection]) -> list[Detection]:
+        """The pipeline stage: any detector's line detections on an RGB image -> words, each
+        with the score of its line."""
+        bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+        return [
+            Detection(word.astype(np.float32), line.score)
+            for line in lines
+            for word in self.split(line.polygon, bgr)
+        ]
+
+
+def _three_channels(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
