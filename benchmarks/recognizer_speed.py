@@ -2,6 +2,7 @@
 
     python benchmarks/recognizer_speed.py                  # default model and B/16, 2 threads
     python benchmarks/recognizer_speed.py --models default --bf16
+    python benchmarks/recognizer_speed.py --models default small-scratch --accuracy-crops 0
 
 For each model (the shipped ``default`` and the CLIP4STR-B/16 architecture with random
 weights, which never predicts the end token and so decodes all 26 positions: the worst case
@@ -222,6 +223,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     import recognizer
 
+    exact = {}
     for name in args.models:
         if name == "default":
             model = recognizer.load("default")
@@ -230,7 +232,12 @@ def main() -> int:
             model = CLIP4STR(CLIP4STRConfig(clip=VIT_B16)).eval()
         else:
             model = recognizer.load(name)
-        measure_model(name, model, args)
+        exact[name] = measure_model(name, model, args)["exact"]["crops_per_s"]
+    if len(exact) > 1:
+        first = args.models[0]
+        print(f"\nexact path, crops/s against {first} (same command):")
+        for name, speed in exact.items():
+            print(f"  {name:14} {speed:8.2f} {speed / exact[first]:6.2f}x")
     return 0
 
 

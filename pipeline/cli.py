@@ -32,8 +32,8 @@ from .service.settings import (
     ServiceSettings,
 )
 from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
+from .splitters import SPLIT_METHODS
 from .stores import StoreError, location
-from .word_splitting import SPLIT_METHODS
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

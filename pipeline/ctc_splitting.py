@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .stages import Detection
-from .word_splitting import line_frame
+from .word_splitting import LineFrame, line_frame
 
 MODEL_FILE = "PP-OCRv6_rec_small.onnx"
 STRIP_HEIGHT = 48  # the recognizer's input height
@@ -44,6 +44,17 @@ class LineReading:
     starts: np.ndarray  # first column of each character's frames
     ends: np.ndarray  # last column (exclusive)
     width: int  # the strip's width
+    confidence: float = 0.0  # the mean probability of the characters' frames
+
+    def turned(self) -> LineReading:
+        """The same reading in the columns of the strip turned by 180 degrees."""
+        return LineReading(
+            self.chars[::-1],
+            (self.width - self.ends)[::-1],
+            (self.width - self.starts)[::-1],
+            self.width,
+            self.confidence,
+        )
 
 
 def ctc_characters(probabilities: np.ndarray, alphabet: list[str], width: int) -> LineReading:
@@ -62,7 +73,10 @@ def ctc_characters(probabilities: np.ndarray, alphabet: list[str], width: int) -
             starts.append(index * per_frame)
             ends.append((index + 1) * per_frame)
         previous = cls
-    return LineReading(chars, np.asarray(starts), np.asarray(ends), width)
+    # Over the frames that hold characters: blank frames are confident even on noise.
+    solid = probabilities.max(axis=1)[best != 0]
+    confidence = float(solid.mean()) if solid.size else 0.0
+    return LineReading(chars, np.asarray(starts), np.asarray(ends), width, confidence)
 
 
 def word_columns(reading: LineReading, trim: float = 0.6) -> list[tuple[float, float]]:
@@ -108,18 +122,24 @@ class CTCWordSplitter:
     Args:
         trim: how far (in character pitches, beyond half a pitch) a word may reach past its
             outer characters towards the line's ends or a wide space.
+        turn_below: lines read with a lower confidence are read upside down too.
         max_width: the longest strip read at once (pixels); longer lines are read in a strip
             of this width.
         model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
         num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
 
-    A line the reader finds no characters in is kept whole.
+    A line the reader finds no characters in is kept whole. A line read with a confidence
+    under ``turn_below``, and every line that stands upright in the photo, is read upside
+    down as well, and the more confident reading cuts it:
+    the detector's lines come before the page is turned upright (a photo taken upside down
+    or sideways), and their strips then stand on their heads.
     """
 
     # The detector's stage hands this splitter the colour image (the ink one: gray).
     needs_color: ClassVar[bool] = True
 
     trim: float = 0.6
+    turn_below: float = 0.95
     max_width: int = 3200
     model_file: str | None = None
     num_threads: int = 0
@@ -147,8 +167,18 @@ class CTCWordSplitter:
             self._runtime["alphabet"] = ["", *keys["character"].splitlines(), " "]
         return self._runtime["session"], self._runtime["alphabet"]
 
-    def read_line(self, strip_bgr: np.ndarray) -> LineReading:
-        """The line reader's characters in an upright BGR strip of any size."""
+    def read_line(self, strip_bgr: np.ndarray, both_ways: bool = False) -> LineReading:
+        """The line reader's characters in a BGR strip of any size, in its columns: read as
+        it is and, when that reading is unsure (or ``both_ways``), upside down as well (the
+        surer one kept)."""
+        reading = self._read(strip_bgr)
+        if both_ways or reading.confidence < self.turn_below:
+            turned = self._read(np.ascontiguousarray(strip_bgr[::-1, ::-1]))
+            if turned.confidence > reading.confidence:
+                return turned.turned()
+        return reading
+
+    def _read(self, strip_bgr: np.ndarray) -> LineReading:
         session, alphabet = self._session()
         h, w = strip_bgr.shape[:2]
         width = int(min(self.max_width, max(FRAME_WIDTH, round(w * STRIP_HEIGHT / h))))
@@ -157,7 +187,9 @@ class CTCWordSplitter:
         (probabilities,) = session.run(None, {session.get_inputs()[0].name: pixels})
         reading = ctc_characters(probabilities[0], alphabet, width)
         factor = w / width  # back to the strip's own columns
-        return LineReading(reading.chars, reading.starts * factor, reading.ends * factor, w)
+        return LineReading(
+            reading.chars, reading.starts * factor, reading.ends * factor, w, reading.confidence
+        )
 
     def split(
         self, line: np.ndarray, image_bgr: np.ndarray, prob_map: np.ndarray | None = None
@@ -170,7 +202,9 @@ class CTCWordSplitter:
             return [np.asarray(line, np.float64).reshape(-1, 2)]
         scale = STRIP_HEIGHT / frame.height
         strip = frame.sample(_three_channels(image_bgr), scale)
-        reading = self.read_line(strip)
+        # A line standing upright in the photo reads upwards or downwards: try both.
+        standing = isinstance(frame, LineFrame) and abs(frame.along[1]) > abs(frame.along[0])
+        reading = self.read_line(strip, both_ways=standing)
         words = [
             frame.region(start / scale, end / scale)
             for start, end in word_columns(reading, self.trim)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import recognizer
 
 from .photos import DEFAULT_MAX_PIXELS
+from .splitters import make_word_splitter
 from .stages import Detector, Recognizer
-from .word_splitting import WordSplitter, make_word_splitter
+from .word_splitting import WordSplitter
 
 if TYPE_CHECKING:
     from .ctc_splitting import CTCWordSplitter

@@ -272,20 +272,3 @@ class WordSplitter:
             for word in self.split(line.polygon, gray)
         ]
 
-
-SPLIT_METHODS = ("ink", "ctc")
-
-
-def make_word_splitter(settings: dict):
-    """A line-to-word splitter from settings: ``method`` ``"ctc"`` (the default:
-    :class:`~pipeline.ctc_splitting.CTCWordSplitter`, the spaces of a line reader) or
-    ``"ink"`` (:class:`WordSplitter`, gaps in the ink); the other keys are its arguments."""
-    settings = dict(settings)
-    method = settings.pop("method", "ctc")
-    if method == "ink":
-        return WordSplitter(**settings)
-    if method == "ctc":
-        from .ctc_splitting import CTCWordSplitter
-
-        return CTCWordSplitter(**settings)
-    raise ValueError(f"word splitting method must be one of {SPLIT_METHODS}, not {method!r}")

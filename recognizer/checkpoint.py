@@ -42,7 +42,12 @@ MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
 EMBEDDED_CONFIG_KEY = "clip4str_config"
 # Models shipped with the package (``save_pretrained`` folders): a bare state dict with
 # exactly one's tensor names and shapes is that model.
-SHIPPED_MODELS = {"default": Path(__file__).parent / "weights" / "default"}
+# "default": CLIP4STR on PP-OCRv6 small's pre-trained text-line encoder; "small-scratch": the
+# earlier default, whose image tower was trained from scratch (kept for comparison).
+SHIPPED_MODELS = {
+    "default": Path(__file__).parent / "weights" / "default",
+    "small-scratch": Path(__file__).parent / "weights" / "small_scratch",
+}
 
 
 # --------------------------------------------------------------------- reading files

@@ -24,18 +24,25 @@ __all__ = ["BACKENDS", "KNOWN_NAMES", "RELEASED", "WeightsUnavailableError", "lo
 DEFAULT_WEIGHTS = SHIPPED_MODELS["default"]
 
 
+def shipped_weights(name: str) -> Path:
+    """The folder of a model shipped with the package (``SHIPPED_MODELS``)."""
+    folder = DEFAULT_WEIGHTS if name == "default" else SHIPPED_MODELS[name]
+    return folder
+
+
 def locate_weights(
     name_or_path: str | Path, cache_dir: str | Path | None = None, endpoint: str | None = None
 ) -> Path:
     """The local file or folder for a known name or a path, downloading released weights."""
     key = str(name_or_path)
-    if key == "default":
-        if not (DEFAULT_WEIGHTS / "model.safetensors").is_file():
+    if key in SHIPPED_MODELS:
+        folder = shipped_weights(key)
+        if not (folder / "model.safetensors").is_file():
             raise WeightsUnavailableError(
-                f"the default recognizer weights are not installed ({DEFAULT_WEIGHTS}); "
+                f"the {key} recognizer weights are not installed ({folder}); "
                 "reinstall the package or pass a checkpoint path"
             )
-        return DEFAULT_WEIGHTS
+        return folder
     if key in RELEASED:
         return download_released(RELEASED[key], cache_dir=cache_dir, endpoint=endpoint)
     path = Path(name_or_path).expanduser()

@@ -32,7 +32,10 @@ RELEASED = {
         HF_REPO, "clip4str_huge_5eef9f86e2.pt", "CLIP4STR-H (ViT-H/14), trained on RBU"
     ),
 }
-KNOWN_NAMES = ("default", *RELEASED)
+# Shipped inside the package (recognizer/weights/): the default, and the earlier default whose
+# image tower was trained from scratch.
+SHIPPED_NAMES = ("default", "small-scratch")
+KNOWN_NAMES = (*SHIPPED_NAMES, *RELEASED)
 
 
 @dataclass(frozen=True)

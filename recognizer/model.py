@@ -112,6 +112,16 @@ class CLIP4STR(WordReader, nn.Module):
             module.requires_grad_(False)
         clip.positional_embedding.requires_grad_(False)
 
+    def freeze_image_encoder(self) -> None:
+        """Freeze the pre-trained text-line encoder of a ``textline`` image tower; the
+        projection, positions and transformer blocks above it still train."""
+        if self.config.clip.image_tower != "textline":
+            raise ValueError(
+                f"only a 'textline' image tower has a pre-trained encoder to freeze, not "
+                f"{self.config.clip.image_tower!r}"
+            )
+        self.clip_model.visual.encoder.requires_grad_(False)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

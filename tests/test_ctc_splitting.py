@@ -7,8 +7,9 @@ import pytest
 from test_word_splitting import FONT, detector_box
 
 from pipeline.ctc_splitting import CTCWordSplitter, LineReading, ctc_characters, word_columns
+from pipeline.splitters import make_word_splitter
 from pipeline.stages import Detection
-from pipeline.word_splitting import WordSplitter, make_word_splitter
+from pipeline.word_splitting import WordSplitter
 
 pytest.importorskip("onnxruntime")
 
@@ -146,3 +147,26 @@ def test_a_model_file_that_is_not_a_line_reader_is_refused(tmp_path):
         CTCWordSplitter(model_file=str(path)).split(
             np.array([[0, 0], [40, 0], [40, 10], [0, 10]], float), np.zeros((20, 50, 3), np.uint8)
         )
+
+
+@pytest.mark.parametrize("turn", [cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE])
+def test_a_line_upside_down_or_standing_is_cut_as_it_reads(splitter, turn):
+    # Lines are cut before the page is turned upright: a photo taken upside down or sideways
+    # gives strips that stand on their heads, which the reader must read turned back.
+    image, boxes = draw_words(["NORTH", "GATE", "PARKING"], [0, 30, 30])
+    line = detector_box(boxes, pad=12)
+    height, width = image.shape[:2]
+    turned = cv2.rotate(image, turn)
+    if turn == cv2.ROTATE_180:
+        moved = np.stack([width - line[:, 0], height - line[:, 1]], 1)
+        ink = [(width - x1, width - x0) for x0, _, x1, _ in boxes]
+        axis = 0
+    else:  # clockwise: (x, y) -> (height - y, x); the words run downwards
+        moved = np.stack([height - line[:, 1], line[:, 0]], 1)
+        ink = [(x0, x1) for x0, _, x1, _ in boxes]
+        axis = 1
+    words = splitter.split(moved, turned)
+    assert len(words) == 3
+    spans = sorted((w[:, axis].min(), w[:, axis].max()) for w in words)
+    for (start, end), (first, last) in zip(spans, sorted(ink)):
+        assert start <= first + 2 and end >= last - 2

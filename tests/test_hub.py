@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-from conftest import released_layout_checkpoint
+from conftest import DATA, released_layout_checkpoint
 
 import recognizer
 from recognizer.hub import RELEASED, WeightsUnavailableError, download_released, locate_weights
@@ -126,3 +126,16 @@ def test_default_name_refers_to_the_embedded_weights(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "DEFAULT_WEIGHTS", tmp_path / "nowhere")
     with pytest.raises(WeightsUnavailableError, match="default recognizer weights"):
         recognizer.load("default")
+
+
+def test_the_default_stands_on_the_pretrained_encoder_and_the_earlier_one_loads_by_name():
+    default = recognizer.load("default")
+    earlier = recognizer.load("small-scratch")
+    assert default.config.clip.image_tower == "textline"
+    assert default.config.image_size == (48, 192)
+    assert earlier.config.clip.image_tower == "vit" and earlier.config.image_size == (32, 128)
+    assert "small-scratch" in recognizer.KNOWN_NAMES
+    # Both read a real crop; the names are not two spellings of one model.
+    crop = DATA / "iiit5k_test" / "test" / "1002_1.png"
+    assert default.read([crop])[0].text.lower() == earlier.read([crop])[0].text.lower()
+    assert default.state_dict().keys() != earlier.state_dict().keys()

@@ -5,6 +5,7 @@ checkpoint layout, 64-wide CLIP); ``tests/configs/tiny_clip4str.py`` is the B/16
 that architecture, so everything here runs through the project's real configs.
 """
 
+import dataclasses
 import json
 import random
 import shutil
@@ -19,7 +20,10 @@ from conftest import DATA, REPO, released_layout_checkpoint
 
 from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 from recognizer import CLIP4STR, CheckpointError, CLIP4STRConfig, hub
-from recognizer.clip_backbone import SMALL_CONV, VIT_B16, VIT_H14, VIT_L14
+from recognizer.clip_backbone import SMALL_CONV, TEXTLINE_SMALL, VIT_B16, VIT_H14, VIT_L14
+
+# The default model's shape: the text-line encoder at 48x192.
+DEFAULT_ARCH = dataclasses.replace(TEXTLINE_SMALL, image_size=(48, 192))
 
 apply_openmmlab_workarounds()  # before mmocr / mmdet / mmcv.ops are imported
 
@@ -115,17 +119,31 @@ def test_default_config_starts_random_with_a_warning_while_weights_are_missing(
 ):
     monkeypatch.setattr(hub, "DEFAULT_WEIGHTS", tmp_path / "not-installed")
     cfg = Config.fromfile(CONFIGS / "default.py")
-    assert resize_scale(cfg.test_dataloader.dataset.pipeline) == (128, 32)
-    assert resize_scale(cfg.val_dataloader.dataset.pipeline) == (128, 32)
+    assert resize_scale(cfg.test_dataloader.dataset.pipeline) == (192, 48)
+    assert resize_scale(cfg.val_dataloader.dataset.pipeline) == (192, 48)
     with pytest.warns(UserWarning, match="RANDOM weights"):
         model = MODELS.build(cfg.model)
-    assert model.model.config.clip == SMALL_CONV
+    assert model.model.config.clip == DEFAULT_ARCH
     assert model.model.config.decoder_heads == 6
+    # Trained as the default was: the pre-trained encoder frozen, the layers above it not.
+    visual = model.model.clip_model.visual
+    assert not any(p.requires_grad for p in visual.encoder.parameters())
+    assert visual.proj.weight.requires_grad
+
+
+def test_the_earlier_default_has_its_own_config_and_weights():
+    cfg = Config.fromfile(CONFIGS / "small_scratch.py")
+    assert resize_scale(cfg.test_dataloader.dataset.pipeline) == (128, 32)
+    model = MODELS.build(cfg.model)
+    assert model.model.config.clip == SMALL_CONV
+    shipped = CLIP4STR.from_checkpoint(hub.SHIPPED_MODELS["small-scratch"])
+    for key, value in model.model.state_dict().items():
+        assert torch.equal(value, shipped.state_dict()[key]), key
 
 
 def test_default_config_loads_the_installed_default_weights(monkeypatch, tmp_path):
     torch.manual_seed(0)
-    installed = CLIP4STR(CLIP4STRConfig(clip=SMALL_CONV, decoder_heads=6))
+    installed = CLIP4STR(CLIP4STRConfig(clip=DEFAULT_ARCH, decoder_heads=6))
     installed.save_pretrained(tmp_path / "default")
     monkeypatch.setattr(hub, "DEFAULT_WEIGHTS", tmp_path / "default")
 
@@ -137,7 +155,7 @@ def test_default_config_loads_the_installed_default_weights(monkeypatch, tmp_pat
 
 
 def test_checkpoint_that_does_not_fit_the_config_is_refused(monkeypatch, tmp_path):
-    CLIP4STR(CLIP4STRConfig(clip=SMALL_CONV, decoder_heads=8)).save_pretrained(tmp_path / "d")
+    CLIP4STR(CLIP4STRConfig(clip=DEFAULT_ARCH, decoder_heads=8)).save_pretrained(tmp_path / "d")
     monkeypatch.setattr(hub, "DEFAULT_WEIGHTS", tmp_path / "d")
     with pytest.raises(CheckpointError, match="decoder_heads: config 6, checkpoint 8"):
         MODELS.build(Config.fromfile(CONFIGS / "default.py").model)

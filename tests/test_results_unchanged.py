@@ -13,6 +13,9 @@ The records were written again (schema version 2) when curved regions became cur
 polygons: the arc of ``curved_sign.jpg`` is now one band that follows it instead of a
 quadrilateral across it; the other photos' words and polygons stayed as they were (one
 confidence moved by 0.0001, the batches of the official decoding having changed).
+They were written again when lines came to be cut into words at the spaces of a line reader
+(``pipeline/ctc_splitting.py``) and the default recognizer came to stand on a pre-trained
+encoder: both change words, polygons and texts on every photo.
 """
 
 import numpy as np

@@ -129,3 +129,28 @@ def test_carrying_a_model_over_keeps_its_text_tower_and_decoders(encoder):
     with torch.no_grad():
         plain = tower.ln_post(tower.proj(tower.encoder(images)) + tower.positional_embedding)
         assert torch.allclose(tower(images), plain, atol=1e-6)
+
+
+def test_a_wider_input_gives_one_token_per_8_pixels_and_freezes_only_the_encoder(encoder):
+    torch.manual_seed(0)
+    small = replace(SMALL_CONV, vision_layers=1, text_layers=1)
+    new, _ = on_textline_encoder(CLIP4STR(CLIP4STRConfig(clip=small, decoder_heads=6)), 192)
+    assert new.config.image_size == (48, 192)
+    images = preprocess_batch(
+        [
+            DATA / "real_train" / r.split("\t")[0]
+            for r in (DATA / "real_train" / "labels.tsv").read_text().splitlines()[:2]
+        ],
+        (48, 192),
+        (0.5,) * 3,
+        (0.5,) * 3,
+    )
+    with torch.no_grad():
+        assert new.eval().encode_image(images).shape == (2, 24, 192)
+    new.freeze_image_encoder()
+    visual = new.clip_model.visual
+    assert not any(p.requires_grad for p in visual.encoder.parameters())
+    assert all(p.requires_grad for p in visual.transformer.parameters())
+    assert visual.proj.weight.requires_grad and visual.positional_embedding.requires_grad
+    with pytest.raises(ValueError, match="only a 'textline' image tower"):
+        CLIP4STR(CLIP4STRConfig(clip=small, decoder_heads=6)).freeze_image_encoder()

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import DEJAVU
+from conftest import DATA, DEJAVU
 
 from recognizer import CLIP4STR, CLIP4STRConfig
 from recognizer.clip_backbone import SMALL_CONV
@@ -191,6 +191,29 @@ def test_a_run_started_from_an_export_keeps_the_trained_ctc_head(small_trainer_a
     fresh = Trainer(small_trainer_args)
     assert not torch.equal(fresh.objective.ctc_head.proj.weight, trained["proj.weight"])
     assert "starts from random weights" in (fresh.out / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_with_relative_folders_trains_on_its_real_crops(
+    small_trainer_args, tmp_path, monkeypatch
+):
+    # As the README writes it: --out runs/NAME --real ../shared/data/real_train, both
+    # relative to the working folder (the crops' label file is not relative to the crops).
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    (crops / "images").symlink_to(DATA / "real_train" / "images")
+    rows = (DATA / "real_train" / "labels.tsv").read_text().splitlines()[:24]
+    (crops / "labels.tsv").write_text("\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    small_trainer_args.out, small_trainer_args.real = "run", "crops"
+    small_trainer_args.val_size, small_trainer_args.steps = 4, 2
+    small_trainer_args.real_phases = "0:0.5"
+    trainer = Trainer(small_trainer_args)
+    trainer.run()
+    assert trainer.step == 2
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "step 2 validation accuracy" in log
+    assert len((tmp_path / "run" / "real_val_split.tsv").read_text().splitlines()) == 4
 
 
 def test_real_phases_set_the_share_of_real_crops_over_the_run():

@@ -22,7 +22,8 @@ import numpy as np
 
 from recognizer.rapidocr_models import rapidocr_models_dir
 
-from ..word_splitting import make_word_splitter, to_gray
+from ..splitters import make_word_splitter
+from ..word_splitting import to_gray
 from .compat import apply_openmmlab_workarounds
 
 apply_openmmlab_workarounds()

@@ -172,6 +172,8 @@ class CLIP4STRRecognizer(BaseRecognizer):
         trust_checkpoint: allow full unpickling of ``checkpoint`` (see ``from_checkpoint``).
         freeze_text_layers: CLIP text blocks (with the token and position embeddings) kept
             frozen in training; 6 when fine-tuning a pre-trained CLIP.
+        freeze_image_encoder: keep the pre-trained text-line encoder of a ``textline`` image
+            tower frozen in training (as the default model was trained).
         loss: keyword arguments of ``recognizer.training.objective.PermutationObjective``.
         **config_fields: any other :class:`~recognizer.CLIP4STRConfig` field (``charset``,
             ``refine_iters``, ``decode``, ``image_mean`` ...).
@@ -183,6 +185,7 @@ class CLIP4STRRecognizer(BaseRecognizer):
         checkpoint: str | Path | None = None,
         trust_checkpoint: bool = False,
         freeze_text_layers: int = 0,
+        freeze_image_encoder: bool = False,
         loss: Mapping | None = None,
         data_preprocessor: Mapping | nn.Module | None = None,
         postprocessor: Mapping | None = None,
@@ -202,6 +205,8 @@ class CLIP4STRRecognizer(BaseRecognizer):
         # Weights loaded here: MMOCR's inferencer need not warn of random ones.
         self.weights_built_in = checkpoint is not None
         self.model.freeze_text_layers(freeze_text_layers)
+        if freeze_image_encoder:
+            self.model.freeze_image_encoder()
         self.loss_settings = dict(loss or {})
         self._objective = None
         if self.loss_settings.get("ctc_weight", 0) > 0:

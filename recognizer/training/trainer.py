@@ -98,13 +98,14 @@ def split_real_crops(root: Path, out: Path, val_size: int) -> tuple[Path, Path]:
     return train_file, val_file
 
 
-def on_textline_encoder(model: CLIP4STR) -> tuple[CLIP4STR, Path]:
+def on_textline_encoder(model: CLIP4STR, image_width: int = 128) -> tuple[CLIP4STR, Path]:
     """``model``'s text tower and decoders over PP-OCRv6 small's pre-trained text-line
-    encoder (from the installed ``rapidocr`` wheel), with a new projection and positions and
-    transformer blocks that start as the identity."""
+    encoder (from the installed ``rapidocr`` wheel) reading ``48 x image_width`` inputs, with
+    a new projection and positions and transformer blocks that start as the identity."""
     width = model.config.clip.embed_dim
     arch = replace(
         TEXTLINE_SMALL,
+        image_size=(TEXTLINE_SMALL.image_size[0], image_width),
         embed_dim=width,
         vision_width=width,
         **{
@@ -202,7 +203,7 @@ class Trainer:
         self.model = self._build_model(saved).to(args.device)
         self.model.freeze_text_layers(args.freeze_text_layers)
         if self.model.config.clip.image_tower == "textline" and not args.train_image_encoder:
-            self.model.clip_model.visual.encoder.requires_grad_(False)
+            self.model.freeze_image_encoder()
         self.objective = PermutationObjective(
             self.model, num_orders=args.orders, ctc_weight=args.ctc_weight, seed=args.seed
         ).to(args.device)
@@ -255,7 +256,7 @@ class Trainer:
                     f" to {model.config.clip.vision_layers}"
                 )
             if self.args.image_tower == "textline":
-                model, source = on_textline_encoder(model)
+                model, source = on_textline_encoder(model, self.args.image_width)
                 self.log(f"image tower: the pre-trained text-line encoder of {source}")
             return model
         if self.args.grow_image_layers:
@@ -373,7 +374,8 @@ class Trainer:
                 charset=cfg.charset,
                 max_length=cfg.max_label_length,
                 augment=self.args.real_augment,
-                labels_file=str(train_file),
+                # Absolute: a relative run folder is not relative to the crops' folder.
+                labels_file=str(train_file.resolve()),
             )
         stream = SynthStream(
             batch_size=self.args.batch_size,
@@ -550,6 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="textline: put the --init model's text tower and decoders on PP-OCRv6 small's"
         " pre-trained text-line encoder (from the installed rapidocr wheel), 48x128 input",
+    )
+    p.add_argument(
+        "--image-width",
+        type=int,
+        default=128,
+        help="with --image-tower textline: input width in pixels, a multiple of 8 (one"
+        " feature per 8 pixels; 128 gives 16, 192 gives 24 for words of up to 25 characters)",
     )
     p.add_argument(
         "--train-image-encoder",
