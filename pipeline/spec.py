@@ -38,7 +38,7 @@ class PipelineSpec:
     ``recognizer``: a name (``default``, ``clip4str-base`` ...), a checkpoint or an ONNX
     export folder; ``recognizer_backend``: ``torch`` (exact), ``onnx`` or ``onnx-int8``;
     ``recognizer_precision``: ``fp32`` (exact) or ``bf16`` (autocast, torch backend).
-    ``split_words``: settings of ``word_splitting.make_word_splitter`` to cut the
+    ``split_words``: settings of ``splitters.make_word_splitter`` to cut the
     detector's lines into words, for detectors that find lines (``{}``: at the spaces of a
     line reader, ``{"method": "ink", ...}``: at gaps in the ink; the default detector's
     config already does it); None keeps the detector's regions as they are.

@@ -24,19 +24,14 @@ __all__ = ["BACKENDS", "KNOWN_NAMES", "RELEASED", "WeightsUnavailableError", "lo
 DEFAULT_WEIGHTS = SHIPPED_MODELS["default"]
 
 
-def shipped_weights(name: str) -> Path:
-    """The folder of a model shipped with the package (``SHIPPED_MODELS``)."""
-    folder = DEFAULT_WEIGHTS if name == "default" else SHIPPED_MODELS[name]
-    return folder
-
-
 def locate_weights(
     name_or_path: str | Path, cache_dir: str | Path | None = None, endpoint: str | None = None
 ) -> Path:
     """The local file or folder for a known name or a path, downloading released weights."""
     key = str(name_or_path)
     if key in SHIPPED_MODELS:
-        folder = shipped_weights(key)
+        # DEFAULT_WEIGHTS, not SHIPPED_MODELS["default"]: it may be pointed elsewhere.
+        folder = DEFAULT_WEIGHTS if key == "default" else SHIPPED_MODELS[key]
         if not (folder / "model.safetensors").is_file():
             raise WeightsUnavailableError(
                 f"the {key} recognizer weights are not installed ({folder}); "

@@ -130,7 +130,7 @@ class PPOCRDBDetector(BaseTextDetector):
             the probability map into line polygons in original-image pixels.
         data_preprocessor: MMOCR's ``TextDetDataPreprocessor``; it must produce what PP-OCR
             expects: BGR, ``(pixel / 255 - 0.5) / 0.5``.
-        word_splitter: settings of :func:`~pipeline.word_splitting.make_word_splitter`
+        word_splitter: settings of :func:`~pipeline.splitters.make_word_splitter`
             (``method="ink"`` or ``"ctc"`` and its arguments), or None to return the model's
             line polygons as they are.
         model_file: the ONNX file; None finds the one in the installed ``rapidocr``.
@@ -205,12 +205,12 @@ class PPOCRDBDetector(BaseTextDetector):
         # The splitter works on the network input, where the prob map lives.
         scale = np.asarray(sample.scale_factor, dtype=np.float64)  # (w_scale, h_scale)
         pixels = self._denormalize(image)  # BGR, as the detector reads it
-        gray = pixels if self.word_splitter.needs_color else to_gray(pixels)
+        source = pixels if self.word_splitter.needs_color else to_gray(pixels)
         prob = prob_map.detach().cpu().numpy()
         words, scores = [], []
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):
             line = np.asarray(polygon, dtype=np.float64).reshape(-1, 2) * scale
-            for word in self.word_splitter.split(line, gray, prob):
+            for word in self.word_splitter.split(line, source, prob):
                 words.append((word / scale).reshape(-1).astype(np.float32))
                 scores.append(score)
         sample.pred_instances = InstanceData(
