@@ -40,8 +40,9 @@ model = dict(
         # fewer than 4 points, and the line is dropped: a paragraph's lines all vanished.
         epsilon_ratio=0.002,
     ),
-    # Cut at the spaces of a CTC reading of each line (pipeline/ctc_splitting.py).
-    word_splitter=dict(method="ctc", trim=0.6),
+    # Cut at the spaces of a CTC reading of each line (pipeline/ctc_splitting.py), also
+    # where a frame read blank is at least 15% a space (chosen on the dev photos).
+    word_splitter=dict(method="ctc", trim=0.6, space_above=0.15),
 )
 
 test_pipeline = [

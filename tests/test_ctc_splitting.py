@@ -29,6 +29,20 @@ def test_ctc_characters_are_runs_of_one_class_between_blanks_with_their_columns(
     assert reading.ends.tolist() == [16, 32, 48, 72, 80]
 
 
+def test_a_blank_frame_likely_enough_a_space_is_read_as_one_when_asked():
+    alphabet = ["", "a", "b", " "]
+    # a _ b, the blank frame 35% a space: one word unless a space from 30% on is asked for.
+    table = one_hot([1, 0, 2], size=4)
+    table[1] = [0.65, 0.0, 0.0, 0.35]
+    assert "".join(ctc_characters(table, alphabet, width=24).chars) == "ab"
+    assert "".join(ctc_characters(table, alphabet, width=24, space_above=0.4).chars) == "ab"
+    loose = ctc_characters(table, alphabet, width=24, space_above=0.3)
+    assert "".join(loose.chars) == "a b"
+    assert [(round(a), round(b)) for a, b in word_columns(loose, trim=5)] == [(0, 12), (12, 24)]
+    # The confidence stays that of the characters read outright.
+    assert loose.confidence == ctc_characters(table, alphabet, width=24).confidence == 1.0
+
+
 def test_words_are_cut_halfway_across_each_space_and_trimmed_at_the_ends():
     # Characters every 10 columns; a space between the 3rd and 4th; a 200-column strip.
     chars = list("abc") + [" "] + list("de")

@@ -15,7 +15,9 @@ quadrilateral across it; the other photos' words and polygons stayed as they wer
 confidence moved by 0.0001, the batches of the official decoding having changed).
 They were written again when lines came to be cut into words at the spaces of a line reader
 (``pipeline/ctc_splitting.py``) and the default recognizer came to stand on a pre-trained
-encoder: both change words, polygons and texts on every photo.
+encoder: both change words, polygons and texts on every photo. ``mall_sign.jpg``'s record was
+written again when the line reader's half-read spaces came to be cut too (``space_above``):
+one of its lines now holds one more word.
 """
 
 import numpy as np
