@@ -218,8 +218,9 @@ class PPOCRDBDetector(BaseTextDetector):
         )
 
     def _denormalize(self, image: torch.Tensor) -> np.ndarray:
-        """The network input back as an 8-bit (H, W, C) image."""
+        """The network input back as an 8-bit (H, W, C) image, contiguous: OpenCV copies a
+        strided array whole on every call, and each line's strip is one call."""
         mean = self.data_preprocessor.mean.detach().cpu()
         std = self.data_preprocessor.std.detach().cpu()
         pixels = image.detach().cpu() * std + mean
-        return pixels.clamp(0, 255).byte().permute(1, 2, 0).numpy()
+        return np.ascontiguousarray(pixels.clamp(0, 255).byte().permute(1, 2, 0).numpy())
