@@ -29,7 +29,7 @@ import torch
 
 from .clip_backbone import ClipArchitecture, count_blocks, infer_architecture
 from .config import CLIP4STRConfig
-from .interface import CheckpointError
+from .interface import SHIPPED_NAMES, CheckpointError
 from .tokenizer import PRINTABLE_ASCII_94
 
 SAFETENSORS_NAME = "model.safetensors"
@@ -40,13 +40,10 @@ MODEL_PARTS = ("clip_model.", "visual_decoder.", "cross_decoder.")
 # Where a wrapper (pipeline.openmmlab.recognizer) stores the model's config beside its
 # weights, as the value of a ``<prefix>_extra_state`` entry of the state dict.
 EMBEDDED_CONFIG_KEY = "clip4str_config"
-# Models shipped with the package (``save_pretrained`` folders): a bare state dict with
-# exactly one's tensor names and shapes is that model.
-# "default": CLIP4STR on PP-OCRv6 small's pre-trained text-line encoder; "small-scratch": the
-# earlier default, whose image tower was trained from scratch (kept for comparison).
+# Models shipped with the package (``save_pretrained`` folders under weights/, named with "_"
+# for "-"): a bare state dict with exactly one's tensor names and shapes is that model.
 SHIPPED_MODELS = {
-    "default": Path(__file__).parent / "weights" / "default",
-    "small-scratch": Path(__file__).parent / "weights" / "small_scratch",
+    name: Path(__file__).parent / "weights" / name.replace("-", "_") for name in SHIPPED_NAMES
 }
 
 

@@ -32,8 +32,9 @@ RELEASED = {
         HF_REPO, "clip4str_huge_5eef9f86e2.pt", "CLIP4STR-H (ViT-H/14), trained on RBU"
     ),
 }
-# Shipped inside the package (recognizer/weights/): the default, and the earlier default whose
-# image tower was trained from scratch.
+# Shipped inside the package (recognizer/weights/): the default (CLIP4STR on PP-OCRv6 small's
+# pre-trained text-line encoder), and the earlier default whose image tower was trained from
+# scratch (kept for comparison).
 SHIPPED_NAMES = ("default", "small-scratch")
 KNOWN_NAMES = (*SHIPPED_NAMES, *RELEASED)
 

@@ -551,7 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("textline",),
         default=None,
         help="textline: put the --init model's text tower and decoders on PP-OCRv6 small's"
-        " pre-trained text-line encoder (from the installed rapidocr wheel), 48x128 input",
+        " pre-trained text-line encoder (from the installed rapidocr wheel), 48 x --image-width"
+        " input",
     )
     p.add_argument(
         "--image-width",
