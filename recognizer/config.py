@@ -7,12 +7,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
 from .clip_backbone import ClipArchitecture
+from .images import RESIZE_MODES
 from .tokenizer import PRINTABLE_ASCII_94
 
 DecodeMode = Literal["ar", "nar"]
 CONFIG_FORMAT_VERSION = 1
-# Fields that change what the weights mean; the others (refine_iters, decode, dropout,
-# normalization) are inference or training settings that may differ from a checkpoint's.
+# Fields that change what the weights mean (resize: how their training crops were fitted);
+# the others (refine_iters, decode, dropout, normalization) are inference or training
+# settings that may differ from a checkpoint's.
 STRUCTURAL_FIELDS = (
     "clip",
     "charset",
@@ -21,6 +23,7 @@ STRUCTURAL_FIELDS = (
     "decoder_heads",
     "decoder_mlp_ratio",
     "text_context_length",
+    "resize",
 )
 
 
@@ -42,7 +45,17 @@ class CLIP4STRConfig:
     # Inference normalization; the published numbers were measured with 0.5 / 0.5.
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    # How a crop is brought to the input size (recognizer.images.RESIZE_MODES): "stretch"
+    # (PIL bicubic, aspect not kept; the released models) or "keep_aspect" (OpenCV linear
+    # to the input height, padded to the input width; as PP-OCR's encoder was trained).
+    resize: str = "stretch"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(
+                f"resize={self.resize!r}: expected one of {', '.join(RESIZE_MODES)}"
+            )
 
     @property
     def image_size(self) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import warnings
@@ -163,18 +164,50 @@ def as_rgb_image(item: ImageInput) -> Image.Image:
     raise ImageError(f"cannot read an image from a {type(item).__name__}")
 
 
+RESIZE_MODES = ("stretch", "keep_aspect")
+
+
+def fit_to_input(
+    image: Image.Image,
+    size: tuple[int, int],
+    resize: str = "stretch",
+    pad: Sequence[float] = (127.5, 127.5, 127.5),
+) -> np.ndarray:
+    """The crop's pixels ``(height, width, channels)`` at the model's input size.
+
+    ``resize="stretch"`` (the released CLIP4STR models): PIL bicubic to (height, width),
+    aspect ratio not kept; uint8. ``"keep_aspect"`` (encoders trained like PP-OCR's):
+    OpenCV linear to the input height and the width that keeps the aspect ratio (at most the
+    input width: a longer word is squeezed to it), the rest of the width filled with
+    ``pad`` (per channel; the normalization mean makes it 0 in the model's input); float32."""
+    height, width = size
+    if resize == "stretch":
+        return np.array(image.resize((width, height), Image.BICUBIC))
+    if resize != "keep_aspect":
+        raise ValueError(f"resize={resize!r}: expected one of {', '.join(RESIZE_MODES)}")
+    import cv2
+
+    pixels = np.asarray(image)
+    fitted = min(width, max(1, math.ceil(height * pixels.shape[1] / max(1, pixels.shape[0]))))
+    fitted_pixels = cv2.resize(pixels, (fitted, height), interpolation=cv2.INTER_LINEAR)
+    out = np.empty((height, width, pixels.shape[2]), np.float32)
+    out[:] = np.asarray(pad, np.float32)
+    out[:, :fitted] = fitted_pixels.reshape(height, fitted, -1)
+    return out
+
+
 def image_to_tensor(
     image: Image.Image,
     size: tuple[int, int],
     mean: Sequence[float],
     std: Sequence[float],
+    resize: str = "stretch",
 ) -> torch.Tensor:
-    """Resize to (height, width) with PIL bicubic (aspect ratio not kept) and normalize."""
+    """Fit to (height, width) as ``fit_to_input`` does and normalize."""
     import torch  # here, not above: loading photos must not load PyTorch
 
-    height, width = size
-    resized = image.resize((width, height), Image.BICUBIC)
-    pixels = torch.from_numpy(np.array(resized)).permute(2, 0, 1)
+    pad = [255.0 * m for m in mean]
+    pixels = torch.from_numpy(fit_to_input(image, size, resize, pad)).permute(2, 0, 1)
     return normalize_pixels(pixels, mean, std)
 
 
@@ -198,8 +231,11 @@ def preprocess_batch(
     size: tuple[int, int],
     mean: Sequence[float],
     std: Sequence[float],
+    resize: str = "stretch",
 ) -> torch.Tensor:
     """``(N, 3, H, W)`` normalized tensor of the given crops."""
     import torch
 
-    return torch.stack([image_to_tensor(as_rgb_image(i), size, mean, std) for i in images])
+    return torch.stack(
+        [image_to_tensor(as_rgb_image(i), size, mean, std, resize) for i in images]
+    )

@@ -74,7 +74,9 @@ class WordReader:
     def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
         """Crops (paths, PIL images or arrays) as a normalized batch on the reader's device."""
         cfg = self.config
-        batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std)
+        batch = preprocess_batch(
+            images, cfg.image_size, cfg.image_mean, cfg.image_std, cfg.resize
+        )
         return batch.to(self.device)
 
     @torch.inference_mode()

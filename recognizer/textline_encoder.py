@@ -134,7 +134,9 @@ class TextLineEncoder(nn.Module):
         self.norm = nn.LayerNorm(FEATURE_WIDTH, eps=1e-6)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.stem1(images))
+        # Channels-last: oneDNN's depthwise and pointwise convolutions run about 1.5x faster
+        # on CPUs in this layout than in NCHW (the same convolutions, summed in another order).
+        x = F.relu(self.stem1(images.contiguous(memory_format=torch.channels_last)))
         branch = F.relu(self.stem2b(_pad_right_bottom(F.relu(self.stem2a(_pad_right_bottom(x))))))
         # After a ReLU, zero padding is the same as padding a max pool with minus infinity.
         pooled = F.max_pool2d(_pad_right_bottom(x), 2, 1)

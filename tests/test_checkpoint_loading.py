@@ -1,6 +1,7 @@
 """Loading released checkpoints, our own format, and refusing bad files with clear errors."""
 
 import collections
+from dataclasses import replace
 
 import pytest
 import torch
@@ -115,3 +116,17 @@ def test_corrupt_safetensors_is_reported(tmp_path):
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     with pytest.raises(CheckpointError, match="safetensors"):
         CLIP4STR.from_checkpoint(bad)
+
+
+def test_how_crops_are_fitted_is_saved_with_the_weights(tiny_checkpoint, tmp_path):
+    original = CLIP4STR.from_checkpoint(tiny_checkpoint)
+    assert original.config.resize == "stretch"  # the released models' preprocessing
+    padded = CLIP4STR(replace(original.config, resize="keep_aspect"))
+    restored = CLIP4STR.from_checkpoint(padded.save_pretrained(tmp_path / "padded"))
+    assert restored.config.resize == "keep_aspect"
+    # Weights trained on padded crops do not mean the same under stretched ones.
+    assert restored.config.structural_differences(original.config) == [
+        "resize: config 'keep_aspect', checkpoint 'stretch'"
+    ]
+    with pytest.raises(ValueError, match="resize='pad'"):
+        replace(original.config, resize="pad")

@@ -73,3 +73,36 @@ def test_bad_files_name_the_file_and_the_reason(tmp_path):
 def test_unusable_arrays_are_refused(array):
     with pytest.raises(ImageError):
         as_rgb_image(array)
+
+
+def test_keep_aspect_scales_to_the_height_and_pads_to_zero():
+    # A 20x60 crop (aspect 3) at 32x128: 96 columns of word, 32 of padding.
+    rng = np.random.default_rng(1)
+    crop = rng.integers(0, 255, (20, 60, 3), dtype=np.uint8)
+    tensor = preprocess_batch([crop], SIZE, MEAN, STD, resize="keep_aspect")[0]
+    assert tensor.shape == (3, 32, 128)
+    assert torch.count_nonzero(tensor[:, :, 96:]) == 0
+    word = tensor[:, :, :96]
+    assert torch.count_nonzero(word) > 0.9 * word.numel()
+    # Only the width that keeps the aspect ratio is resized: the word is not stretched.
+    stretched = _tensor(crop)
+    assert not torch.allclose(stretched[:, :, :96], word)
+
+
+def test_keep_aspect_pads_with_the_normalization_mean():
+    mean, std = (0.2, 0.4, 0.6), (0.3, 0.3, 0.3)
+    crop = Image.new("RGB", (10, 20), (0, 0, 0))
+    tensor = preprocess_batch([crop], SIZE, mean, std, resize="keep_aspect")[0]
+    assert torch.count_nonzero(tensor[:, :, 16:]) == 0  # 10x20 -> 16x32
+    assert tensor[:, :, :16].amax() < 0
+
+
+def test_keep_aspect_squeezes_a_word_longer_than_the_input():
+    crop = Image.new("RGB", (400, 20), (255, 255, 255))
+    tensor = preprocess_batch([crop], SIZE, MEAN, STD, resize="keep_aspect")[0]
+    assert torch.all(tensor == 1.0)
+
+
+def test_an_unknown_resize_mode_names_the_choices():
+    with pytest.raises(ValueError, match="stretch, keep_aspect"):
+        preprocess_batch([Image.new("RGB", (8, 8))], SIZE, MEAN, STD, resize="crop")

@@ -21,6 +21,7 @@ from conftest import DATA, REPO, released_layout_checkpoint
 from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 from recognizer import CLIP4STR, CheckpointError, CLIP4STRConfig, hub
 from recognizer.clip_backbone import SMALL_CONV, TEXTLINE_SMALL, VIT_B16, VIT_H14, VIT_L14
+from recognizer.images import preprocess_batch
 
 # The default model's shape: the text-line encoder at 48x192.
 DEFAULT_ARCH = dataclasses.replace(TEXTLINE_SMALL, image_size=(48, 192))
@@ -310,3 +311,29 @@ def test_the_mmocr_and_plain_paths_read_the_same_words_on_real_crops():
     )
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "96 crops: 0 read differently, 0 with different scores" in result.stdout
+
+
+@pytest.mark.parametrize("resize", ["stretch", "keep_aspect"])
+def test_clip4str_resize_step_gives_the_tensor_of_clip4str_preprocess(crop_files, resize):
+    from mmcv.transforms import Compose
+    from mmengine.dataset import pseudo_collate
+
+    mean, std = (0.2, 0.5, 0.7), (0.3, 0.4, 0.5)
+    steps = Compose(
+        [
+            dict(type="mmocr.LoadImageFromFile", imdecode_backend="pillow"),
+            dict(type="mmocr.CLIP4STRResize", scale=(192, 48), resize=resize, mean=mean),
+            dict(
+                type="mmocr.PackTextRecogInputs",
+                meta_keys=("img_path", "ori_shape", "img_shape", "valid_ratio"),
+            ),
+        ]
+    )
+    data = pseudo_collate([steps(dict(img_path=path)) for path in crop_files])
+    preprocessor = MODELS.build(dict(type="CLIP4STRDataPreprocessor", mean=mean, std=std))
+    batch = preprocessor(data, False)["inputs"]
+    expected = preprocess_batch(crop_files, (48, 192), mean, std, resize)
+    assert batch.shape == expected.shape == (len(crop_files), 3, 48, 192)
+    assert (batch - expected).abs().max().item() < 1e-6
+    ratios = [sample.valid_ratio for sample in data["data_samples"]]
+    assert all(0 < r <= 1 for r in ratios) and (min(ratios) < 1) == (resize == "keep_aspect")

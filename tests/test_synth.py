@@ -246,6 +246,20 @@ def test_real_crops_mix_into_batches_by_ratio(renderer, sampler, real_folder):
     assert not set(labels) <= {"Hello", "World", "cafe"}
 
 
+def test_batches_fit_crops_as_the_model_reads_them(renderer, sampler, real_folder):
+    # A model reading padded crops trains on padded crops, synthetic and real alike.
+    rng = np.random.default_rng(3)
+    for ratio in (0.0, 1.0):
+        real = RealCropDataset(real_folder, resize="keep_aspect") if ratio else None
+        config = StreamConfig(
+            batch_size=8, image_size=(16, 640), real_ratio=ratio, resize="keep_aspect"
+        )
+        images, _ = render_batch(renderer, sampler, rng, config, 0.5, real)
+        # No word of 25 characters is 40 times longer than high: the right end stays empty.
+        assert np.all(images[:, :, :, -1] == 0.0)
+        assert np.count_nonzero(images[:, :, :, 0])
+
+
 @pytest.mark.skipif(not (DATA / "real_train/labels.tsv").is_file(), reason="no shared data")
 def test_real_training_crops_load():
     dataset = RealCropDataset(DATA / "real_train")

@@ -317,3 +317,18 @@ def test_a_grown_image_tower_reads_as_before_then_trains_and_resumes_its_new_blo
     small_trainer_args.out = str(tmp_path / "fresh-run")
     with pytest.raises(SystemExit, match="needs --init"):
         Trainer(small_trainer_args)
+
+
+def test_a_run_from_init_can_fit_crops_otherwise_and_resumes_so(small_trainer_args, tmp_path):
+    Trainer(small_trainer_args).model.save_pretrained(tmp_path / "init")
+    small_trainer_args.out = str(tmp_path / "padded")
+    small_trainer_args.init = str(tmp_path / "init")
+    small_trainer_args.resize = "keep_aspect"
+    padded = Trainer(small_trainer_args)
+    assert padded.model.config.resize == "keep_aspect"
+    assert "crops fitted to the input: stretch -> keep_aspect" in (
+        padded.out / "train.log"
+    ).read_text()
+    padded.save()
+    small_trainer_args.resize = None
+    assert Trainer(small_trainer_args).model.config.resize == "keep_aspect"  # from last.pt

@@ -7,6 +7,8 @@ Importing this module registers, in MMOCR's registries:
   :class:`~recognizer.CLIP4STRConfig` field; ``checkpoint=`` loads weights at build time.
 * ``CLIP4STRDataPreprocessor`` (MODELS): MMOCR's ``TextRecogDataPreprocessor`` (batching,
   BGR->RGB) with the normalization of ``CLIP4STR.read``, so both read the same words;
+* ``CLIP4STRResize`` (TRANSFORMS): a crop brought to the input size as ``CLIP4STR.read``
+  brings it (``resize="stretch"`` or ``"keep_aspect"``, see ``CLIP4STRConfig.resize``);
 * ``CLIP4STRPostprocessor`` (MODELS): cross-modal logits -> ``TextRecogDataSample.pred_text``;
 * ``CLIP4STROptimWrapperConstructor`` (OPTIM_WRAPPER_CONSTRUCTORS): the paper's AdamW
   parameter groups (decoders at a higher LR, no decay on norms, biases and embeddings).
@@ -29,17 +31,21 @@ training state as pickled Python objects: load it with
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from .compat import apply_openmmlab_workarounds
 
 apply_openmmlab_workarounds()  # before anything imports mmocr / mmdet / mmcv.ops
 
+from mmcv.transforms import BaseTransform  # noqa: E402
 from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.structures import LabelData  # noqa: E402
 from mmocr.models.textrecog.data_preprocessors import TextRecogDataPreprocessor  # noqa: E402
@@ -49,6 +55,7 @@ from mmocr.registry import (  # noqa: E402
     OPTIM_WRAPPER_CONSTRUCTORS,
     OPTIM_WRAPPERS,
     OPTIMIZERS,
+    TRANSFORMS,
 )
 from mmocr.structures import TextRecogDataSample  # noqa: E402
 
@@ -61,11 +68,12 @@ from recognizer.checkpoint import (  # noqa: E402
 )
 from recognizer.clip_backbone import architecture_from_spec  # noqa: E402
 from recognizer.hub import WeightsUnavailableError, locate_weights  # noqa: E402
-from recognizer.images import normalize_pixels  # noqa: E402
+from recognizer.images import fit_to_input, normalize_pixels  # noqa: E402
 from recognizer.tokenizer import CharTokenizer, normalize_label  # noqa: E402
 
 __all__ = [
     "CLIP4STRDataPreprocessor",
+    "CLIP4STRResize",
     "CLIP4STROptimWrapperConstructor",
     "CLIP4STRPostprocessor",
     "CLIP4STRRecognizer",
@@ -110,6 +118,44 @@ def _set_decoder_dropout(model: CLIP4STR, p: float) -> None:
                 module.p = p
             elif isinstance(module, nn.MultiheadAttention):
                 module.dropout = p
+
+
+@TRANSFORMS.register_module()
+class CLIP4STRResize(BaseTransform):
+    """The data-pipeline step that fits a crop to the input size exactly as
+    ``CLIP4STR.read`` does (``recognizer.images.fit_to_input``).
+
+    ``scale`` is (width, height), as for MMOCR's ``Resize``; ``resize`` is the model's
+    ``CLIP4STRConfig.resize``; ``mean`` (on [0, 1] RGB) fills the width a ``"keep_aspect"``
+    crop leaves, so that it normalizes to 0. The image is MMOCR's BGR; a padded one becomes
+    float32. Sets ``img_shape`` and ``valid_ratio`` (the share of the width the crop fills)."""
+
+    def __init__(
+        self,
+        scale: Sequence[int],
+        resize: str = "stretch",
+        mean: Sequence[float] = (0.5, 0.5, 0.5),
+    ):
+        self.scale = tuple(int(v) for v in scale)
+        self.resize = resize
+        self.mean = tuple(mean)
+        fit_to_input(Image.new("RGB", (2, 2)), (2, 2), resize)  # an unknown mode fails here
+
+    def transform(self, results: dict) -> dict:
+        width, height = self.scale
+        image = results["img"]
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        bgr_pad = [255.0 * m for m in self.mean[::-1]]
+        fitted = fit_to_input(Image.fromarray(image), (height, width), self.resize, bgr_pad)
+        results["img"] = fitted
+        results["img_shape"] = fitted.shape[:2]
+        filled = math.ceil(height * image.shape[1] / max(1, image.shape[0]))
+        results["valid_ratio"] = 1.0 if self.resize == "stretch" else min(width, filled) / width
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scale={self.scale}, resize={self.resize!r})"
 
 
 @MODELS.register_module()

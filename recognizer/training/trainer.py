@@ -29,6 +29,7 @@ from torch import nn
 
 from ..clip_backbone import SMALL_CONV, TEXTLINE_SMALL
 from ..config import CLIP4STRConfig
+from ..images import RESIZE_MODES
 from ..metrics import word_accuracy
 from ..model import CLIP4STR
 from ..textline_encoder import load_onnx_weights
@@ -258,6 +259,9 @@ class Trainer:
             if self.args.image_tower == "textline":
                 model, source = on_textline_encoder(model, self.args.image_width)
                 self.log(f"image tower: the pre-trained text-line encoder of {source}")
+            if self.args.resize and self.args.resize != model.config.resize:
+                self.log(f"crops fitted to the input: {model.config.resize} -> {self.args.resize}")
+                model.config = replace(model.config, resize=self.args.resize)
             return model
         if self.args.grow_image_layers:
             raise SystemExit("--grow-image-layers needs --init: the model to grow")
@@ -376,6 +380,7 @@ class Trainer:
                 augment=self.args.real_augment,
                 # Absolute: a relative run folder is not relative to the crops' folder.
                 labels_file=str(train_file.resolve()),
+                resize=cfg.resize,
             )
         stream = SynthStream(
             batch_size=self.args.batch_size,
@@ -388,6 +393,7 @@ class Trainer:
             real_ratio=real_ratio if real else 0.0,
             mean=cfg.image_mean,
             std=cfg.image_std,
+            resize=cfg.resize,
             max_length=cfg.max_label_length,
             font_dirs=self.args.font_dirs or DEFAULT_FONT_DIRS,
         )
@@ -539,6 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction of the run over which render difficulty rises to 1",
     )
     p.add_argument("--init", default=None, help="start from this checkpoint instead of scratch")
+    p.add_argument(
+        "--resize",
+        choices=RESIZE_MODES,
+        default=None,
+        help="how crops are fitted to the input size (default: --init's, else stretch)",
+    )
     p.add_argument(
         "--grow-image-layers",
         type=int,

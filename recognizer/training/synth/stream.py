@@ -50,6 +50,7 @@ class StreamConfig:
     image_size: tuple[int, int] = (32, 128)  # (height, width)
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    resize: str = "stretch"  # recognizer.images.RESIZE_MODES
     max_length: int = MAX_LENGTH
     font_dirs: tuple[str, ...] = DEFAULT_FONT_DIRS
     photo_dirs: tuple[str, ...] = ()
@@ -136,9 +137,11 @@ class RealCropDataset:
         max_length: int = MAX_LENGTH,
         augment: bool | str = False,
         labels_file: str = "labels.tsv",
+        resize: str = "stretch",
     ) -> None:
         self.root = Path(root)
         self.image_size, self.mean, self.std = tuple(image_size), tuple(mean), tuple(std)
+        self.resize = resize
         if isinstance(augment, bool):
             augment = "light" if augment else "none"
         if augment not in AUGMENTATIONS:
@@ -173,7 +176,7 @@ class RealCropDataset:
         image, label = self.load(index)
         if self.augment:
             image = self.augment(image, np.random.default_rng())
-        return image_to_tensor(image, self.image_size, self.mean, self.std), label
+        return image_to_tensor(image, self.image_size, self.mean, self.std, self.resize), label
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,9 @@ def render_batch(
         else:
             label = sampler.sample(rng)
             image = renderer.render(label, rng, difficulty)
-        tensors.append(image_to_tensor(image, config.image_size, config.mean, config.std))
+        tensors.append(
+            image_to_tensor(image, config.image_size, config.mean, config.std, config.resize)
+        )
         labels.append(label)
     return torch.stack(tensors).numpy(), labels
 
@@ -275,6 +280,7 @@ class SynthStream:
         *,
         mean: Sequence[float] = (0.5, 0.5, 0.5),
         std: Sequence[float] = (0.5, 0.5, 0.5),
+        resize: str = "stretch",
         max_length: int = MAX_LENGTH,
         font_dirs: Sequence[str] = DEFAULT_FONT_DIRS,
         photo_dirs: Sequence[str] = (),
@@ -289,6 +295,7 @@ class SynthStream:
             image_size=(int(image_size[0]), int(image_size[1])),
             mean=tuple(mean),
             std=tuple(std),
+            resize=resize,
             max_length=max_length,
             font_dirs=tuple(str(d) for d in font_dirs),
             photo_dirs=tuple(str(d) for d in photo_dirs),
