@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
 
 from .clip_backbone import ClipArchitecture
-from .images import RESIZE_MODES
+from .images import check_resize
 from .tokenizer import PRINTABLE_ASCII_94
 
 DecodeMode = Literal["ar", "nar"]
@@ -52,10 +52,7 @@ class CLIP4STRConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.resize not in RESIZE_MODES:
-            raise ValueError(
-                f"resize={self.resize!r}: expected one of {', '.join(RESIZE_MODES)}"
-            )
+        check_resize(self.resize)
 
     @property
     def image_size(self) -> tuple[int, int]:

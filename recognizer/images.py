@@ -167,6 +167,19 @@ def as_rgb_image(item: ImageInput) -> Image.Image:
 RESIZE_MODES = ("stretch", "keep_aspect")
 
 
+def check_resize(resize: str) -> None:
+    """Refuse a ``resize`` that is not one of ``RESIZE_MODES``, naming the choices."""
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize={resize!r}: expected one of {', '.join(RESIZE_MODES)}")
+
+
+def fitted_width(crop_height: int, crop_width: int, size: tuple[int, int]) -> int:
+    """The width a ``"keep_aspect"`` crop of that shape fills at the input ``size``
+    (height, width): its aspect ratio kept, at most the input width."""
+    height, width = size
+    return min(width, max(1, math.ceil(height * crop_width / max(1, crop_height))))
+
+
 def fit_to_input(
     image: Image.Image,
     size: tuple[int, int],
@@ -180,15 +193,14 @@ def fit_to_input(
     OpenCV linear to the input height and the width that keeps the aspect ratio (at most the
     input width: a longer word is squeezed to it), the rest of the width filled with
     ``pad`` (per channel; the normalization mean makes it 0 in the model's input); float32."""
+    check_resize(resize)
     height, width = size
     if resize == "stretch":
         return np.array(image.resize((width, height), Image.BICUBIC))
-    if resize != "keep_aspect":
-        raise ValueError(f"resize={resize!r}: expected one of {', '.join(RESIZE_MODES)}")
     import cv2
 
     pixels = np.asarray(image)
-    fitted = min(width, max(1, math.ceil(height * pixels.shape[1] / max(1, pixels.shape[0]))))
+    fitted = fitted_width(pixels.shape[0], pixels.shape[1], size)
     fitted_pixels = cv2.resize(pixels, (fitted, height), interpolation=cv2.INTER_LINEAR)
     out = np.empty((height, width, pixels.shape[2]), np.float32)
     out[:] = np.asarray(pad, np.float32)

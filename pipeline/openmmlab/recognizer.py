@@ -31,7 +31,6 @@ training state as pickled Python objects: load it with
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -68,7 +67,12 @@ from recognizer.checkpoint import (  # noqa: E402
 )
 from recognizer.clip_backbone import architecture_from_spec  # noqa: E402
 from recognizer.hub import WeightsUnavailableError, locate_weights  # noqa: E402
-from recognizer.images import fit_to_input, normalize_pixels  # noqa: E402
+from recognizer.images import (  # noqa: E402
+    check_resize,
+    fit_to_input,
+    fitted_width,
+    normalize_pixels,
+)
 from recognizer.tokenizer import CharTokenizer, normalize_label  # noqa: E402
 
 __all__ = [
@@ -139,7 +143,7 @@ class CLIP4STRResize(BaseTransform):
         self.scale = tuple(int(v) for v in scale)
         self.resize = resize
         self.mean = tuple(mean)
-        fit_to_input(Image.new("RGB", (2, 2)), (2, 2), resize)  # an unknown mode fails here
+        check_resize(resize)
 
     def transform(self, results: dict) -> dict:
         width, height = self.scale
@@ -150,8 +154,8 @@ class CLIP4STRResize(BaseTransform):
         fitted = fit_to_input(Image.fromarray(image), (height, width), self.resize, bgr_pad)
         results["img"] = fitted
         results["img_shape"] = fitted.shape[:2]
-        filled = math.ceil(height * image.shape[1] / max(1, image.shape[0]))
-        results["valid_ratio"] = 1.0 if self.resize == "stretch" else min(width, filled) / width
+        filled = fitted_width(*image.shape[:2], (height, width))
+        results["valid_ratio"] = 1.0 if self.resize == "stretch" else filled / width
         return results
 
     def __repr__(self) -> str:
