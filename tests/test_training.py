@@ -332,3 +332,11 @@ def test_a_run_from_init_can_fit_crops_otherwise_and_resumes_so(small_trainer_ar
     padded.save()
     small_trainer_args.resize = None
     assert Trainer(small_trainer_args).model.config.resize == "keep_aspect"  # from last.pt
+    small_trainer_args.resize = "stretch"  # not what last.pt was trained on
+    with pytest.raises(SystemExit, match="fits crops by 'keep_aspect', not --resize stretch"):
+        Trainer(small_trainer_args)
+
+
+def test_a_run_from_scratch_fits_crops_as_asked(small_trainer_args, tmp_path):
+    small_trainer_args.resize = "keep_aspect"
+    assert Trainer(small_trainer_args).model.config.resize == "keep_aspect"

@@ -247,7 +247,13 @@ class Trainer:
         if saved is not None:
             # A resumed run takes its shape from last.pt, whose weights fill it: --init may
             # have been overwritten since (an export of this very run), or grown already.
-            return CLIP4STR(CLIP4STRConfig.from_dict(saved["config"]))
+            config = CLIP4STRConfig.from_dict(saved["config"])
+            if self.args.resize and self.args.resize != config.resize:
+                raise SystemExit(
+                    f"{self.out / 'last.pt'} fits crops by {config.resize!r}, not --resize "
+                    f"{self.args.resize}: leave --resize out to resume, or use a new --out folder"
+                )
+            return CLIP4STR(config)
         if self.args.init:
             model = CLIP4STR.from_checkpoint(self.args.init, trust_checkpoint=False)
             if self.args.grow_image_layers:
@@ -265,7 +271,9 @@ class Trainer:
             return model
         if self.args.grow_image_layers:
             raise SystemExit("--grow-image-layers needs --init: the model to grow")
-        config = CLIP4STRConfig(clip=SMALL_CONV, decoder_heads=6, refine_iters=1)
+        config = CLIP4STRConfig(
+            clip=SMALL_CONV, decoder_heads=6, refine_iters=1, resize=self.args.resize or "stretch"
+        )
         return CLIP4STR(config)
 
     # ------------------------------------------------------------------ state
