@@ -66,9 +66,7 @@ def main() -> int:
     mmocr_seconds = time.perf_counter() - started
     texts = sum(p[0] != m[0] for p, m in zip(plain, mmocr))
     # MMOCR's inferencer reports the mean of the character scores; compare those.
-    scores = sum(
-        abs(sum(p[1]) / max(len(p[1]), 1) - m[1]) > 1e-6 for p, m in zip(plain, mmocr)
-    )
+    scores = sum(abs(sum(p[1]) / max(len(p[1]), 1) - m[1]) > 1e-6 for p, m in zip(plain, mmocr))
     for path, p, m in zip(paths, plain, mmocr):
         if p[0] != m[0]:
             print(f"differs: {path}: plain {p[0]!r}, mmocr {m[0]!r}")

@@ -271,4 +271,3 @@ class WordSplitter:
             for line in lines
             for word in self.split(line.polygon, gray)
         ]
-

@@ -248,6 +248,4 @@ def preprocess_batch(
     """``(N, 3, H, W)`` normalized tensor of the given crops."""
     import torch
 
-    return torch.stack(
-        [image_to_tensor(as_rgb_image(i), size, mean, std, resize) for i in images]
-    )
+    return torch.stack([image_to_tensor(as_rgb_image(i), size, mean, std, resize) for i in images])

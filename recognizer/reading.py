@@ -74,9 +74,7 @@ class WordReader:
     def preprocess(self, images: Sequence[ImageInput]) -> torch.Tensor:
         """Crops (paths, PIL images or arrays) as a normalized batch on the reader's device."""
         cfg = self.config
-        batch = preprocess_batch(
-            images, cfg.image_size, cfg.image_mean, cfg.image_std, cfg.resize
-        )
+        batch = preprocess_batch(images, cfg.image_size, cfg.image_mean, cfg.image_std, cfg.resize)
         return batch.to(self.device)
 
     @torch.inference_mode()
@@ -106,7 +104,5 @@ class WordReader:
             with torch.autocast(batch.device.type, torch.bfloat16, enabled=precision == "bf16"):
                 logits = self.decode_logits(batch, refine_iters, decode)
             for decoded in self.tokenizer.decode(logits.float()):
-                readings.append(
-                    Reading(decoded.text, decoded.confidence, decoded.char_confidences)
-                )
+                readings.append(Reading(decoded.text, decoded.confidence, decoded.char_confidences))
         return readings

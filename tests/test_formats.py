@@ -51,9 +51,7 @@ def test_every_format_renders_from_a_result_read_back_from_json(demo):
         assert isinstance(data, bytes) and data, name
 
 
-def test_page_xml_validates_against_the_page_2019_schema_and_reads_back_in_ocrd(
-    demo, tmp_path
-):
+def test_page_xml_validates_against_the_page_2019_schema_and_reads_back_in_ocrd(demo, tmp_path):
     import ocrd_validators
     from ocrd_models.ocrd_page import parse
 

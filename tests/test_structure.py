@@ -85,8 +85,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_there_are_no_import_cycles_even_through_imports_inside_functions():
     # A package importing its own submodules (``__init__`` re-exports) is not a cycle.
     graph = {
-        name: {m for m in deps if not name.startswith(m + ".")}
-        for name, deps in _graph().items()
+        name: {m for m in deps if not name.startswith(m + ".")} for name, deps in _graph().items()
     }
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
 
@@ -174,4 +173,3 @@ def test_reading_through_every_entry_point_loads_no_training_code(tiny_checkpoin
     reports = [line for line in result.stdout.splitlines() if line.endswith("]")]
     assert [r.rsplit(" ", 1)[0] for r in reports] == ["plain", "onnx", "mmocr", "ocr-pipeline run"]
     assert all(r.endswith(" []") for r in reports), reports
-

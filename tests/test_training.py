@@ -326,9 +326,10 @@ def test_a_run_from_init_can_fit_crops_otherwise_and_resumes_so(small_trainer_ar
     small_trainer_args.resize = "keep_aspect"
     padded = Trainer(small_trainer_args)
     assert padded.model.config.resize == "keep_aspect"
-    assert "crops fitted to the input: stretch -> keep_aspect" in (
-        padded.out / "train.log"
-    ).read_text()
+    assert (
+        "crops fitted to the input: stretch -> keep_aspect"
+        in (padded.out / "train.log").read_text()
+    )
     padded.save()
     small_trainer_args.resize = None
     assert Trainer(small_trainer_args).model.config.resize == "keep_aspect"  # from last.pt
