@@ -50,16 +50,21 @@ def rapidocr_words(output) -> tuple[list, list[str]]:
     return polygons, texts
 
 
-def run_rapidocr(scenes_file: Path, limit: int | None, threads: int):
+def rapidocr_engine(threads: int):
+    """RapidOCR with its bundled PP-OCR models, on ``threads`` ONNX Runtime threads."""
     from rapidocr import RapidOCR
 
-    engine = RapidOCR(
+    return RapidOCR(
         params={
             "Global.log_level": "warning",
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
     )
+
+
+def run_rapidocr(scenes_file: Path, limit: int | None, threads: int):
+    engine = rapidocr_engine(threads)
     scenes = read_scenes(scenes_file, limit)
     engine(scenes[0]["file"], return_word_box=True)
     report = SceneReport()
