@@ -10,7 +10,10 @@ read turned both ways and the most confident reading kept) and read by each reco
 turn (a known name or a checkpoint path), in one process. Printed per recognizer: word
 accuracy (lowercase alphanumeric, the scoring of ``ocr-pipeline eval``), the same by crop
 height (the rectified crop's pixels), and crops/s. ``--rapidocr`` adds RapidOCR's own
-recognizer (PP-OCR, ONNX Runtime) on the same crops, for reference.
+recognizer (PP-OCR, ONNX Runtime) on the same crops, for reference, and for each of ours two
+rows on what reading every crop with both would give: the more confident of the two readings
+("X or RapidOCR"), and the share that at least one of them reads right ("X | RapidOCR", an
+upper bound no choice between the two can pass).
 """
 
 from __future__ import annotations
@@ -48,18 +51,18 @@ def ground_truth_words(scenes_file: Path, limit: int | None):
     return words
 
 
-def read_words(read_batch, words) -> tuple[list[str], float]:
-    """The most confident reading of each word's variants, and the seconds it took."""
+def read_words(read_batch, words) -> tuple[list[tuple[str, float]], float]:
+    """The most confident reading (text, confidence) of each word's variants, and the
+    seconds it took."""
     crops = [crop for variants, _, _ in words for crop in variants]
     started = time.perf_counter()
     readings = read_batch(crops)
     seconds = time.perf_counter() - started
-    texts, at = [], 0
+    best, at = [], 0
     for variants, _, _ in words:
-        best = max(readings[at : at + len(variants)], key=lambda r: r[1])
-        texts.append(best[0])
+        best.append(max(readings[at : at + len(variants)], key=lambda r: r[1]))
         at += len(variants)
-    return texts, seconds
+    return best, seconds
 
 
 def ours(name: str, batch_size: int):
@@ -89,18 +92,19 @@ def rapidocr_recognizer():
     return read_batch
 
 
-def report(label: str, words, texts: list[str], seconds: float) -> None:
-    right = [norm_alnum(t) == norm_alnum(w[1]) for t, w in zip(texts, words)]
+def is_right(texts: list[str], words) -> list[bool]:
+    return [norm_alnum(t) == norm_alnum(w[1]) for t, w in zip(texts, words)]
+
+
+def report(label: str, words, right: list[bool], seconds: float | None) -> None:
     parts = []
     for low, high, name in HEIGHT_BINS:
         chosen = [ok for ok, w in zip(right, words) if low <= w[2] < high]
         if chosen:
             parts.append(f"{name}: {np.mean(chosen):.3f} ({len(chosen)})")
     crops = sum(len(w[0]) for w in words)
-    print(
-        f"{label:14} {np.mean(right):.4f}  {crops / seconds:7.1f} crops/s   " + ", ".join(parts),
-        flush=True,
-    )
+    speed = f"{crops / seconds:7.1f} crops/s" if seconds else " " * 15
+    print(f"{label:20} {np.mean(right):.4f}  {speed}   " + ", ".join(parts), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,13 +124,23 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     words = ground_truth_words(args.scenes, args.limit)
     print(f"{args.scenes}: {len(words)} readable ground-truth words")
-    print(f"{'recognizer':14} accuracy  speed            by crop height (words)")
+    print(f"{'recognizer':20} accuracy  speed            by crop height (words)")
+    readings = {}
     for name in args.recognizers:
-        texts, seconds = read_words(ours(name, args.batch_size), words)
-        report(Path(name).name if len(name) > 14 else name, words, texts, seconds)
-    if args.rapidocr:
-        texts, seconds = read_words(rapidocr_recognizer(), words)
-        report("RapidOCR", words, texts, seconds)
+        label = Path(name).name if len(name) > 14 else name
+        readings[label], seconds = read_words(ours(name, args.batch_size), words)
+        report(label, words, is_right([t for t, _ in readings[label]], words), seconds)
+    if not args.rapidocr:
+        return
+    theirs, seconds = read_words(rapidocr_recognizer(), words)
+    right_theirs = is_right([t for t, _ in theirs], words)
+    report("RapidOCR", words, right_theirs, seconds)
+    for label, mine in readings.items():
+        surer = [a if a[1] >= b[1] else b for a, b in zip(mine, theirs)]
+        report(f"{label} or RapidOCR", words, is_right([t for t, _ in surer], words), None)
+        right_mine = is_right([t for t, _ in mine], words)
+        either = [a or b for a, b in zip(right_mine, right_theirs)]
+        report(f"{label} | RapidOCR", words, either, None)
 
 
 if __name__ == "__main__":
