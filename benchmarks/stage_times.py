@@ -94,6 +94,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=20, help="the first N photos (20)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.limit < 1:
+        parser.error(f"--limit {args.limit}: give the number of photos to read, 1 or more")
+    if not args.scenes.is_file():
+        parser.error(f"{args.scenes}: no such file (a scenes.jsonl, as in ../shared/data)")
     import torch
 
     torch.set_num_threads(args.threads)

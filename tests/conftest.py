@@ -16,16 +16,22 @@ SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
 
 
-def run_module(module: str, *args, cwd=REPO, env=None) -> subprocess.CompletedProcess:
-    """``python -m module args...`` as a user runs it; output captured as text."""
+def run_python(*args, cwd=REPO, env=None, timeout=600) -> subprocess.CompletedProcess:
+    """``python args...`` (a script and its arguments) as a user runs it; output captured as
+    text."""
     return subprocess.run(
-        [sys.executable, "-m", module, *map(str, args)],
+        [sys.executable, *map(str, args)],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env=env,
     )
+
+
+def run_module(module: str, *args, cwd=REPO, env=None) -> subprocess.CompletedProcess:
+    """``python -m module args...`` as a user runs it; output captured as text."""
+    return run_python("-m", module, *args, cwd=cwd, env=env)
 
 
 REFERENCE_FIXTURE = SHARED / "fixtures" / "clip4str_reference_tiny.pt"

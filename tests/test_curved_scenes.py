@@ -7,13 +7,11 @@ own text to don't-care regions.
 
 import json
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA, DEJAVU, REPO
+from conftest import DATA, DEJAVU, run_python
 from PIL import Image
 from shapely.geometry import Polygon
 
@@ -161,13 +159,10 @@ def test_the_same_seed_writes_the_same_bytes_and_another_seed_other_ones(fonts, 
 
 def test_the_script_writes_what_the_library_writes(written, tmp_path):
     out = tmp_path / "script"
-    done = subprocess.run(
-        [sys.executable, "benchmarks/curved_scenes.py", "--out", out, "--count", "2"]
-        + ["--seed", str(SEED), "--fonts", DEJAVU],
-        cwd=REPO,
+    done = run_python(
+        "benchmarks/curved_scenes.py",
+        *("--out", out, "--count", 2, "--seed", SEED, "--fonts", DEJAVU),
         env={**os.environ, "SYNTH_CACHE_DIR": str(tmp_path / "font-cache")},
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -10,13 +10,11 @@ import json
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import DATA, REPO, released_layout_checkpoint
+from conftest import DATA, REPO, released_layout_checkpoint, run_python
 
 from pipeline.openmmlab.compat import apply_openmmlab_workarounds, trusted_checkpoints
 from recognizer import CLIP4STR, CheckpointError, CLIP4STRConfig, hub
@@ -302,13 +300,7 @@ def test_default_config_in_mmocr_reads_like_recognizer_load_default():
 @pytest.mark.slow
 def test_the_mmocr_and_plain_paths_read_the_same_words_on_real_crops():
     """A sample here; all 3000 IIIT5K test crops: ``python benchmarks/mmocr_vs_plain.py``."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "mmocr_vs_plain.py"), "--limit", "96"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_python(REPO / "benchmarks" / "mmocr_vs_plain.py", "--limit", 96)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert "96 crops: 0 read differently, 0 with different scores" in result.stdout
 

@@ -1,22 +1,14 @@
 """``benchmarks/stage_times.py`` times the stages it names, on real photos."""
 
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_python
 
 
 @pytest.mark.slow
 def test_stage_times_measures_every_stage_of_both_engines():
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "stage_times.py"), "--limit", "2"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_python(REPO / "benchmarks" / "stage_times.py", "--limit", 2)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     out = result.stdout
     ours = out[out.index("\nours:") :]
