@@ -31,9 +31,22 @@ from .service.settings import (
     SERVICE_PHOTOS_PER_BATCH,
     ServiceSettings,
 )
-from .spec import DEFAULT_MIN_CONFIDENCE, PipelineSpec
+from .spec import DEFAULT_LINE_READER_MARGIN, DEFAULT_MIN_CONFIDENCE, PipelineSpec
 from .splitters import SPLIT_METHODS
 from .stores import StoreError, location
+
+
+def margin_or_off(text: str) -> float | None:
+    """An argparse type: ``off`` (None) or a number from -1 to 1."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'off'") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between -1 and 1 (or off), not {value}")
+    return value
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +84,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MIN_CONFIDENCE,
         help="leave out words read with a lower confidence, 0..1; 0 keeps every word "
         "(default: %(default)s)",
+    )
+    models.add_argument(
+        "--line-reader-margin",
+        type=margin_or_off,
+        default=DEFAULT_LINE_READER_MARGIN,
+        help="take a word's text from the line reader that cut it out of its line when that "
+        "reading is surer than the recognizer's by more than this margin, -1..1; off: always "
+        "the recognizer's (default: %(default)s)",
     )
 
 
@@ -299,6 +320,7 @@ def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
         split_words={"method": args.split_words} if args.split_words else None,
         batch_size=args.batch_size,
         min_confidence=args.min_confidence,
+        line_reader_margin=args.line_reader_margin,
     )
 
 

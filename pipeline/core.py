@@ -97,6 +97,7 @@ class OCRPipeline:
         self.batch_size = spec.batch_size
         self.max_pixels = spec.max_pixels
         self.min_confidence = spec.min_confidence
+        self.line_reader_margin = spec.line_reader_margin
         self.models = spec.model_labels()
 
     @classmethod
@@ -165,7 +166,9 @@ class OCRPipeline:
         width, height = page.photo_size
         page.image = turn_image(page.image, degrees)
         page.detections = [
-            Detection(_upright_order(turn_points(d.polygon, degrees, width, height)), d.score)
+            Detection(
+                _upright_order(turn_points(d.polygon, degrees, width, height)), d.score, d.reading
+            )
             for d in page.detections
         ]
         page.orientation = degrees
@@ -191,7 +194,9 @@ class OCRPipeline:
         self, pages: list[Page], min_confidence: Sequence[float] | None = None
     ) -> list[OCRResult]:
         """Rectify every region of every page, read all crops together, assemble each page
-        (leaving out words under ``min_confidence[p]``, or the pipeline's cut-off)."""
+        (leaving out words the recognizer reads with a confidence under
+        ``min_confidence[p]``, or the pipeline's cut-off; a word's text is the line reader's
+        where that is surer, see ``line_reader_margin``)."""
         crops, owners = [], []  # owners[k] = (page index, detection index)
         for p, page in enumerate(pages):
             for d, detection in enumerate(page.detections):
@@ -210,13 +215,25 @@ class OCRPipeline:
         words = []
         for d, detection in enumerate(page.detections):
             reading = best[(p, d)]
+            # Whether a region holds a word at all is the recognizer's call; its text may
+            # still be the line reader's.
             if reading.text and reading.confidence >= min_confidence:
+                reading = self._surer(reading, detection.reading)
                 polygon = detection.polygon.tolist()
                 words.append(Word(polygon, reading.text, reading.confidence, detection.score))
         groups = group_into_lines([np.asarray(w.polygon) for w in words])
         height, width = page.image.shape[:2]
         result = assemble_page(words, groups, width, height, page.path, dict(self.models))
         return result.turned_back(page.orientation) if page.orientation else result
+
+    def _surer(self, reading: Reading, line_reading: Reading | None) -> Reading:
+        """The recognizer's reading of a word, or the line reader's where it is surer by
+        more than ``line_reader_margin`` (and it read something)."""
+        if self.line_reader_margin is None or line_reading is None or not line_reading.text:
+            return reading
+        if line_reading.confidence > reading.confidence + self.line_reader_margin:
+            return line_reading
+        return reading
 
 
 def _crop_variants(image: np.ndarray, polygon: np.ndarray) -> list[np.ndarray]:

@@ -13,6 +13,10 @@ and the first of the next. A frame read as blank that is likely enough a space
 outright. A word then reaches from its cut to the next; at the line's two
 ends, and where a space is wide, it is trimmed to about half a character pitch beyond its
 outer characters, so that boxes hold whole words without taking in the gap.
+
+Each word keeps the reader's text for it (a ``recognizer.Reading``): the pipeline can weigh
+it against the word recognizer's reading of the word's crop (``OCRPipeline``'s
+``line_reader_margin``), at no further cost.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+
+from recognizer.interface import Reading
 
 from .stages import Detection
 from .word_splitting import LineFrame, line_frame
@@ -47,6 +53,8 @@ class LineReading:
     ends: np.ndarray  # last column (exclusive)
     width: int  # the strip's width
     confidence: float = 0.0  # the mean probability of the characters' frames
+    # Each character's probability (its frames' highest); None: 1 for each.
+    scores: np.ndarray | None = None
 
     def turned(self) -> LineReading:
         """The same reading in the columns of the strip turned by 180 degrees."""
@@ -56,7 +64,11 @@ class LineReading:
             (self.width - self.starts)[::-1],
             self.width,
             self.confidence,
+            None if self.scores is None else self.scores[::-1],
         )
+
+    def char_scores(self) -> np.ndarray:
+        return np.ones(len(self.chars)) if self.scores is None else np.asarray(self.scores)
 
 
 def ctc_characters(
@@ -67,25 +79,53 @@ def ctc_characters(
     space probability (the alphabet's last class, ``" "``) is at least ``space_above`` is
     read as a space."""
     best = probabilities.argmax(axis=1)
+    peak = probabilities.max(axis=1)
     # Over the frames that hold characters: blank frames are confident even on noise.
-    solid = probabilities.max(axis=1)[best != 0]
+    solid = peak[best != 0]
     confidence = float(solid.mean()) if solid.size else 0.0
     if space_above < 1.0 and alphabet[-1] == " ":
         space = len(alphabet) - 1
         best = np.where((best == 0) & (probabilities[:, space] >= space_above), space, best)
     frames = len(best)
     per_frame = width / max(frames, 1)
-    chars, starts, ends = [], [], []
+    chars, starts, ends, scores = [], [], [], []
     previous = 0
     for index, cls in enumerate(best):
         if cls != 0 and cls == previous:
             ends[-1] = (index + 1) * per_frame
+            scores[-1] = max(scores[-1], float(peak[index]))
         elif cls != 0:
             chars.append(alphabet[cls])
             starts.append(index * per_frame)
             ends.append((index + 1) * per_frame)
+            scores.append(float(peak[index]))
         previous = cls
-    return LineReading(chars, np.asarray(starts), np.asarray(ends), width, confidence)
+    return LineReading(
+        chars, np.asarray(starts), np.asarray(ends), width, confidence, np.asarray(scores)
+    )
+
+
+def _word_groups(reading: LineReading) -> list[list[int]]:
+    """The character indices of each word (runs of characters between spaces)."""
+    groups: list[list[int]] = [[]]
+    for i, char in enumerate(reading.chars):
+        if char.isspace():
+            groups.append([])
+        else:
+            groups[-1].append(i)
+    return [g for g in groups if g]
+
+
+def word_readings(reading: LineReading) -> list[Reading]:
+    """The text of each word of a line reading, in the order of ``word_columns``, with its
+    characters' probabilities and their product as its confidence."""
+    scores = reading.char_scores()
+    words = []
+    for group in _word_groups(reading):
+        chars = [float(scores[i]) for i in group]
+        text = "".join(reading.chars[i] for i in group)
+        words.append(Reading(text, float(np.prod(chars)), chars))
+    return words
 
 
 def word_columns(reading: LineReading, trim: float = 0.6) -> list[tuple[float, float]]:
@@ -94,13 +134,7 @@ def word_columns(reading: LineReading, trim: float = 0.6) -> list[tuple[float, f
     Cuts lie halfway between the characters on either side of a space; each word is then
     kept within ``trim`` character pitches of its outer characters (the pitch is the line's
     median distance between neighbouring characters)."""
-    groups: list[list[int]] = [[]]
-    for i, char in enumerate(reading.chars):
-        if char.isspace():
-            groups.append([])
-        else:
-            groups[-1].append(i)
-    groups = [g for g in groups if g]
+    groups = _word_groups(reading)
     if not groups:
         return []
     centres = (reading.starts + reading.ends) / 2
@@ -201,7 +235,12 @@ class CTCWordSplitter:
         reading = ctc_characters(probabilities[0], alphabet, width, self.space_above)
         factor = w / width  # back to the strip's own columns
         return LineReading(
-            reading.chars, reading.starts * factor, reading.ends * factor, w, reading.confidence
+            reading.chars,
+            reading.starts * factor,
+            reading.ends * factor,
+            w,
+            reading.confidence,
+            reading.scores,
         )
 
     def split(
@@ -210,29 +249,38 @@ class CTCWordSplitter:
         """Word polygons for one line polygon (pixels of the BGR ``image_bgr``):
         quadrilaterals from a straight line, polygons that follow the curve from a curved
         one."""
+        return [polygon for polygon, _ in self.read_words(line, image_bgr)]
+
+    def read_words(
+        self, line: np.ndarray, image_bgr: np.ndarray
+    ) -> list[tuple[np.ndarray, Reading | None]]:
+        """Like ``split``, with the line reader's reading of each word (None for a line
+        kept whole because nothing was read in it)."""
         frame = line_frame(line)
         if frame.length < 1 or frame.height < 1:
-            return [np.asarray(line, np.float64).reshape(-1, 2)]
+            return [(np.asarray(line, np.float64).reshape(-1, 2), None)]
         scale = STRIP_HEIGHT / frame.height
         strip = frame.sample(_three_channels(image_bgr), scale)
         # A line standing upright in the photo reads upwards or downwards: try both.
         standing = isinstance(frame, LineFrame) and abs(frame.along[1]) > abs(frame.along[0])
         reading = self.read_line(strip, both_ways=standing)
         words = [
-            frame.region(start / scale, end / scale)
-            for start, end in word_columns(reading, self.trim)
+            (frame.region(start / scale, end / scale), text)
+            for (start, end), text in zip(
+                word_columns(reading, self.trim), word_readings(reading), strict=True
+            )
             if end > start
         ]
-        return words or [frame.region(0, frame.length)]
+        return words or [(frame.region(0, frame.length), None)]
 
     def split_detections(self, image: np.ndarray, lines: list[Detection]) -> list[Detection]:
         """The pipeline stage: any detector's line detections on an RGB image -> words, each
-        with the score of its line."""
+        with the score of its line and the line reader's reading of it."""
         bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
         return [
-            Detection(word.astype(np.float32), line.score)
+            Detection(word.astype(np.float32), line.score, reading)
             for line in lines
-            for word in self.split(line.polygon, bgr)
+            for word, reading in self.read_words(line.polygon, bgr)
         ]
 
 

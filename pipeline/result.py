@@ -30,8 +30,9 @@ smallest rotated rectangles around their words and lines. ``blocks[i].lines`` in
 reading ``lines`` and ``words`` from start to end follows the reading order. Points are
 rounded to 0.1 px, confidences and scores to 4 decimals.
 
-``words[i].confidence`` is the recognizer's confidence in the word's text (0 to 1) and
-``detection_score`` the detector's score for its region. The ``confidence`` of a line or a
+``words[i].confidence`` is the confidence (0 to 1) of the reading the word's text comes
+from: the recognizer's, or the line reader's where that is surer (``OCRPipeline``'s
+``line_reader_margin``); ``detection_score`` is the detector's score for its region. The ``confidence`` of a line or a
 block is the mean confidence of its words, as written in ``words`` (so a reader can
 recompute it exactly); 0 when it has no words.
 

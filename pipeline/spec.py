@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 # photos as the cut-off with the best end-to-end H-mean among those that keep detection
 # H-mean at least what it is without one (0.10-0.40); see README "Measured".
 DEFAULT_MIN_CONFIDENCE = 0.4
+# A word's text is the line reader's (the reading that cut it out of its line) instead of
+# the recognizer's when the line reader is surer of it by more than this. Chosen on the dev
+# photos among 0, 0.1 and 0.2 (and keeping the words the recognizer alone keeps, rather
+# than adding those only the line reader is sure of); see README "Measured".
+DEFAULT_LINE_READER_MARGIN: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,11 @@ class PipelineSpec:
     config already does it); None keeps the detector's regions as they are.
     Words read with a confidence below ``min_confidence`` are left out of the result
     (``DEFAULT_MIN_CONFIDENCE``; 0 keeps every word).
+    ``line_reader_margin``: where the detection stage read a word too (the line reader that
+    cut it out of its line: ``pipeline.ctc_splitting``), its reading replaces the
+    recognizer's when its confidence is higher by more than this margin
+    (``DEFAULT_LINE_READER_MARGIN``); None: the recognizer's reading always. Which words
+    are kept (``min_confidence``) stays the recognizer's call either way.
     ``orient_pages``: turn photos taken sideways or upside down upright before reading
     (``orientation.PageOrientation``; polygons stay in the photo's own pixels).
     """
@@ -59,6 +69,7 @@ class PipelineSpec:
     batch_size: int = 64
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    line_reader_margin: float | None = DEFAULT_LINE_READER_MARGIN
     orient_pages: bool = True
     # Free-form labels recorded in each result's "models" (defaults: the two names).
     labels: dict = field(default_factory=dict)

@@ -18,10 +18,14 @@ from recognizer.interface import Reading
 
 @dataclass(frozen=True)
 class Detection:
-    """A text region: its polygon, (N, 2) float32 points in image pixels, and a score."""
+    """A text region: its polygon, (N, 2) float32 points in image pixels, and a score.
+
+    ``reading``: the region's text as the detection stage read it, when it read it (a line
+    reader that cut lines into words: ``pipeline.ctc_splitting``); None otherwise."""
 
     polygon: np.ndarray
     score: float
+    reading: Reading | None = None
 
 
 @runtime_checkable

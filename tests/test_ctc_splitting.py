@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from test_word_splitting import FONT, detector_box
 
-from pipeline.ctc_splitting import CTCWordSplitter, LineReading, ctc_characters, word_columns
+from pipeline.ctc_splitting import (
+    CTCWordSplitter,
+    LineReading,
+    ctc_characters,
+    word_columns,
+    word_readings,
+)
 from pipeline.splitters import make_word_splitter
 from pipeline.stages import Detection
 from pipeline.word_splitting import WordSplitter
@@ -41,6 +47,25 @@ def test_a_blank_frame_likely_enough_a_space_is_read_as_one_when_asked():
     assert [(round(a), round(b)) for a, b in word_columns(loose, trim=5)] == [(0, 12), (12, 24)]
     # The confidence stays that of the characters read outright.
     assert loose.confidence == ctc_characters(table, alphabet, width=24).confidence == 1.0
+
+
+def test_each_word_keeps_its_text_and_the_probabilities_of_its_characters():
+    alphabet = ["", "a", "b", "c", " "]
+    table = one_hot([1, 1, 0, 2, 4, 3, 3])
+    table[0] = [0.1, 0.6, 0.1, 0.1, 0.1]  # "a": its best frame (0.6 and 1.0) counts
+    table[5] = [0.0, 0.0, 0.2, 0.8, 0.0]  # "c": 0.8 and 1.0
+    table[6] = [0.1, 0.0, 0.0, 0.9, 0.0]
+    reading = ctc_characters(table, alphabet, width=56)
+    assert reading.scores.tolist() == pytest.approx([1.0, 1.0, 1.0, 0.9])
+    first, second = word_readings(reading)
+    assert (first.text, second.text) == ("ab", "c")
+    assert first.char_confidences == pytest.approx([1.0, 1.0])
+    assert second.confidence == pytest.approx(0.9)
+    # Read upside down, the words and their probabilities come in the other order.
+    turned = word_readings(reading.turned())
+    assert [w.text for w in turned] == ["c", "ba"]
+    assert turned[0].confidence == pytest.approx(0.9)
+    assert len(word_columns(reading)) == 2
 
 
 def test_words_are_cut_halfway_across_each_space_and_trimmed_at_the_ends():
@@ -136,6 +161,9 @@ def test_the_pipeline_stage_takes_rgb_and_keeps_each_lines_score(splitter):
     line = Detection(detector_box(boxes, pad=10).astype(np.float32), 0.87)
     words = splitter.split_detections(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), [line])
     assert len(words) == 2 and all(w.score == pytest.approx(0.87) for w in words)
+    # Each word carries the line reader's reading of it, for the pipeline to weigh.
+    assert [w.reading.text for w in words] == ["NORTH", "SIDE"]
+    assert all(0.5 < w.reading.confidence <= 1.0 for w in words)
 
 
 def test_settings_choose_the_method_and_a_bad_one_is_named():

@@ -92,6 +92,8 @@ def test_a_broken_config_json_is_named(tmp_path, config_text, reason):
         ("--batch-size", "-5", "must be at least 1"),
         ("--images-per-batch", "x", "not a whole number"),
         ("--min-confidence", "2", "between 0 and 1"),
+        ("--line-reader-margin", "1.5", "between -1 and 1 (or off)"),
+        ("--line-reader-margin", "never", "neither a number nor 'off'"),
         ("--device", "banana", "not a torch device"),
     ],
 )

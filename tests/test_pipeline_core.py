@@ -181,3 +181,38 @@ def test_leaving_an_overlapped_run_early_stops_its_detection_thread():
     assert not any(t.name == "ocr-detect" for t in threading.enumerate())
     # The detector ran ahead by at most two chunks: memory is bounded.
     assert len(detector.calls) <= 3
+
+
+def test_the_line_readers_text_is_taken_where_it_is_surer_and_the_recognizer_decides_what_stays():
+    # The stand-in reads both crops "word0" with confidence 0.1 (dark); the detection stage
+    # read the first word "OPEN" at 0.95, the second "LATE" at 0.05, the third not at all.
+    detections = [
+        Detection(box(10, 10, 60, 40), 0.9, Reading("OPEN", 0.95, [0.99, 0.98, 0.99, 0.99])),
+        Detection(box(70, 10, 120, 40), 0.9, Reading("LATE", 0.05, [0.5, 0.3, 0.6, 0.6])),
+        Detection(box(130, 10, 190, 40), 0.9),
+    ]
+    image = np.zeros((100, 200, 3), np.uint8)
+
+    def texts(**settings):
+        pipeline = OCRPipeline(ListDetector({200: detections}), BrightnessReader(), **settings)
+        return [(w.text, round(w.confidence, 2)) for w in pipeline.ocr(image).words]
+
+    chosen = [("OPEN", 0.95), ("word0", 0.1), ("word0", 0.1)]
+    assert texts(**STAND_IN) == chosen  # the default margin: 0
+    assert texts(**STAND_IN, line_reader_margin=0.8) == chosen
+    assert texts(**STAND_IN, line_reader_margin=0.9) == [("word0", 0.1)] * 3
+    assert texts(**STAND_IN, line_reader_margin=None) == [("word0", 0.1)] * 3
+    # The recognizer's 0.1 is under the cut-off: no word is kept, however sure the line
+    # reader is of the first (it reads text into blank regions as readily).
+    assert texts(min_confidence=0.4, orient_pages=False) == []
+
+
+def test_the_command_line_sets_the_margin_or_turns_the_line_readers_text_off():
+    from pipeline.cli import build_parser, spec_from_args
+
+    def margin(*options):
+        return spec_from_args(build_parser().parse_args(["run", "x.jpg", *options]))
+
+    assert margin().line_reader_margin == 0.0
+    assert margin("--line-reader-margin", "0.25").line_reader_margin == 0.25
+    assert margin("--line-reader-margin", "off").line_reader_margin is None

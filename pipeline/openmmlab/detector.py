@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.interface import WeightsUnavailableError
+from recognizer.interface import Reading, WeightsUnavailableError
 
 from ..stages import Detection
 
@@ -105,13 +105,33 @@ class MMOCRDetector:
         if not images:
             return []
         bgr = [np.ascontiguousarray(image[:, :, ::-1]) for image in images]
-        output = self._inferencer(bgr, batch_size=len(bgr), progress_bar=False)
-        results = []
-        for prediction in output["predictions"]:
-            results.append(
-                [
-                    Detection(np.asarray(polygon, dtype=np.float32).reshape(-1, 2), float(score))
-                    for polygon, score in zip(prediction["polygons"], prediction["scores"])
-                ]
+        output = self._inferencer(
+            bgr, batch_size=len(bgr), progress_bar=False, return_datasamples=True
+        )
+        return [_detections(sample.pred_instances) for sample in output["predictions"]]
+
+
+def _detections(instances) -> list[Detection]:
+    """An MMOCR prediction's polygons and scores, with the text a detector that reads its
+    regions left beside them (``texts``, ``text_scores``, ``char_scores``)."""
+    scores = _numbers(instances.scores)
+    readings: list[Reading | None] = [None] * len(scores)
+    if "texts" in instances:
+        confidences = _numbers(instances.text_scores)
+        readings = [
+            Reading(text, confidence, [float(c) for c in chars]) if text else None
+            for text, confidence, chars in zip(
+                instances.texts, confidences, instances.char_scores, strict=True
             )
-        return results
+        ]
+    return [
+        Detection(np.asarray(_numbers(polygon), np.float32).reshape(-1, 2), score, reading)
+        for polygon, score, reading in zip(instances.polygons, scores, readings, strict=True)
+    ]
+
+
+def _numbers(values) -> list[float]:
+    """A tensor or array (any device) or a sequence as a list of floats."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]

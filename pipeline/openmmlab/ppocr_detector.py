@@ -198,24 +198,41 @@ class PPOCRDBDetector(BaseTextDetector):
     def _split_into_words(
         self, image: torch.Tensor, prob_map: torch.Tensor, sample: TextDetDataSample
     ) -> None:
-        """Replace the sample's line polygons by word quadrilaterals (original pixels)."""
+        """Replace the sample's line polygons by word quadrilaterals (original pixels).
+
+        A splitter that reads the lines (``CTCWordSplitter``) also leaves each word's text
+        in ``texts``, its confidence in ``text_scores`` and its characters' in
+        ``char_scores`` (empty text and 0 for a line it read nothing in)."""
         instances = sample.pred_instances
         if not len(instances.polygons):
             return
         # The splitter works on the network input, where the prob map lives.
         scale = np.asarray(sample.scale_factor, dtype=np.float64)  # (w_scale, h_scale)
         pixels = self._denormalize(image)  # BGR, as the detector reads it
+        reads = hasattr(self.word_splitter, "read_words")
         source = pixels if self.word_splitter.needs_color else to_gray(pixels)
         prob = prob_map.detach().cpu().numpy()
-        words, scores = [], []
+        words, scores, readings = [], [], []
         for polygon, score in zip(instances.polygons, instances.scores.tolist()):
             line = np.asarray(polygon, dtype=np.float64).reshape(-1, 2) * scale
-            for word in self.word_splitter.split(line, source, prob):
+            if reads:
+                found = self.word_splitter.read_words(line, source)
+            else:
+                found = [(word, None) for word in self.word_splitter.split(line, source, prob)]
+            for word, reading in found:
                 words.append((word / scale).reshape(-1).astype(np.float32))
                 scores.append(score)
-        sample.pred_instances = InstanceData(
-            polygons=words, scores=torch.tensor(scores, dtype=torch.float32)
-        )
+                readings.append(reading)
+        fields = dict(polygons=words, scores=torch.tensor(scores, dtype=torch.float32))
+        if reads:
+            fields.update(
+                texts=[r.text if r else "" for r in readings],
+                text_scores=torch.tensor(
+                    [r.confidence if r else 0.0 for r in readings], dtype=torch.float32
+                ),
+                char_scores=[r.char_confidences if r else [] for r in readings],
+            )
+        sample.pred_instances = InstanceData(**fields)
 
     def _denormalize(self, image: torch.Tensor) -> np.ndarray:
         """The network input back as an 8-bit (H, W, C) image, contiguous: OpenCV copies a
