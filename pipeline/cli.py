@@ -31,22 +31,38 @@ from .service.settings import (
     SERVICE_PHOTOS_PER_BATCH,
     ServiceSettings,
 )
-from .spec import DEFAULT_LINE_READER_MARGIN, DEFAULT_MIN_CONFIDENCE, PipelineSpec
+from .spec import (
+    DEFAULT_LINE_READER_MARGIN,
+    DEFAULT_LINE_READER_TRUST,
+    DEFAULT_MIN_CONFIDENCE,
+    PipelineSpec,
+)
 from .splitters import SPLIT_METHODS
 from .stores import StoreError, location
 
 
-def margin_or_off(text: str) -> float | None:
-    """An argparse type: ``off`` (None) or a number from -1 to 1."""
+def _number_or_off(text: str, low: float, high: float) -> float | None:
     if text.strip().lower() in ("off", "none"):
         return None
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'off'") from None
-    if not -1.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between -1 and 1 (or off), not {value}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(
+            f"must be between {low:g} and {high:g} (or off), not {value}"
+        )
     return value
+
+
+def margin_or_off(text: str) -> float | None:
+    """An argparse type: ``off`` (None) or a number from -1 to 1."""
+    return _number_or_off(text, -1.0, 1.0)
+
+
+def fraction_or_off(text: str) -> float | None:
+    """An argparse type: ``off`` (None) or a number from 0 to 1."""
+    return _number_or_off(text, 0.0, 1.0)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +108,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="take a word's text from the line reader that cut it out of its line when that "
         "reading is surer than the recognizer's by more than this margin, -1..1; off: always "
         "the recognizer's (default: %(default)s)",
+    )
+    models.add_argument(
+        "--line-reader-trust",
+        type=fraction_or_off,
+        default=DEFAULT_LINE_READER_TRUST,
+        help="leave to the line reader's reading, without reading them again, words it read "
+        "with at least this confidence (and 4 letters or digits or more), 0..1; off: the "
+        "recognizer reads every word (default: %(default)s)",
     )
 
 
@@ -321,6 +345,7 @@ def spec_from_args(args: argparse.Namespace) -> PipelineSpec:
         batch_size=args.batch_size,
         min_confidence=args.min_confidence,
         line_reader_margin=args.line_reader_margin,
+        line_reader_trust=args.line_reader_trust,
     )
 
 

@@ -59,6 +59,9 @@ Outcome = OCRResult | ImageError
 # Photos narrower or lower than this hold no readable text; detectors enlarge them to their
 # input size and then find text in the blur (a 1x1 image read as "SALE").
 MIN_PHOTO_SIDE = 8
+# The line reader's reading of a word stands without the recognizer's only for words of at
+# least this many letters and digits (``OCRPipeline.line_reader_trust``).
+TRUSTED_MIN_CHARS = 4
 
 
 class OCRPipeline:
@@ -98,6 +101,7 @@ class OCRPipeline:
         self.max_pixels = spec.max_pixels
         self.min_confidence = spec.min_confidence
         self.line_reader_margin = spec.line_reader_margin
+        self.line_reader_trust = spec.line_reader_trust
         self.models = spec.model_labels()
 
     @classmethod
@@ -196,15 +200,19 @@ class OCRPipeline:
         """Rectify every region of every page, read all crops together, assemble each page
         (leaving out words the recognizer reads with a confidence under
         ``min_confidence[p]``, or the pipeline's cut-off; a word's text is the line reader's
-        where that is surer, see ``line_reader_margin``)."""
+        where that is surer, see ``line_reader_margin``). A word the line reader is sure
+        of (``line_reader_trust``) is not read again."""
         crops, owners = [], []  # owners[k] = (page index, detection index)
+        best: dict[tuple[int, int], Reading] = {}
         for p, page in enumerate(pages):
             for d, detection in enumerate(page.detections):
+                if self._trusted(detection.reading):
+                    best[(p, d)] = detection.reading
+                    continue
                 for variant in _crop_variants(page.image, detection.polygon):
                     crops.append(variant)
                     owners.append((p, d))
         readings = self.recognizer.read(crops, batch_size=self.batch_size) if crops else []
-        best: dict[tuple[int, int], Reading] = {}
         for owner, reading in zip(owners, readings):
             if owner not in best or reading.confidence > best[owner].confidence:
                 best[owner] = reading
@@ -225,6 +233,17 @@ class OCRPipeline:
         height, width = page.image.shape[:2]
         result = assemble_page(words, groups, width, height, page.path, dict(self.models))
         return result.turned_back(page.orientation) if page.orientation else result
+
+    def _trusted(self, line_reading: Reading | None) -> bool:
+        """Whether the line reader's reading of a word stands without the recognizer's: at
+        least ``line_reader_trust`` sure, of a word of ``TRUSTED_MIN_CHARS`` letters or
+        digits or more (a confident reading of one or two characters is often of a mark)."""
+        return (
+            self.line_reader_trust is not None
+            and line_reading is not None
+            and line_reading.confidence >= self.line_reader_trust
+            and sum(c.isalnum() for c in line_reading.text) >= TRUSTED_MIN_CHARS
+        )
 
     def _surer(self, reading: Reading, line_reading: Reading | None) -> Reading:
         """The recognizer's reading of a word, or the line reader's where it is surer by

@@ -32,9 +32,10 @@ rounded to 0.1 px, confidences and scores to 4 decimals.
 
 ``words[i].confidence`` is the confidence (0 to 1) of the reading the word's text comes
 from: the recognizer's, or the line reader's where that is surer (``OCRPipeline``'s
-``line_reader_margin``); ``detection_score`` is the detector's score for its region. The ``confidence`` of a line or a
-block is the mean confidence of its words, as written in ``words`` (so a reader can
-recompute it exactly); 0 when it has no words.
+``line_reader_margin`` and ``line_reader_trust``); ``detection_score`` is the detector's
+score for its region. The ``confidence`` of a line or a block is the mean confidence of its
+words, as written in ``words`` (so a reader can recompute it exactly); 0 when it has no
+words.
 
 Version 2 adds ``blocks``, ``lines[i].confidence`` and ``lines[i].block`` to version 1 and
 keeps every version-1 key with its meaning, so version-1 readers read version 2.

@@ -33,6 +33,9 @@ DEFAULT_MIN_CONFIDENCE = 0.4
 # photos among 0, 0.1 and 0.2 (and keeping the words the recognizer alone keeps, rather
 # than adding those only the line reader is sure of); see README "Measured".
 DEFAULT_LINE_READER_MARGIN: float | None = 0.0
+# A word the line reader read with at least this confidence (and 4 letters or digits or
+# more) is not read again by the recognizer: its text and confidence are the line reader's.
+DEFAULT_LINE_READER_TRUST: float | None = 0.98
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class PipelineSpec:
     recognizer's when its confidence is higher by more than this margin
     (``DEFAULT_LINE_READER_MARGIN``); None: the recognizer's reading always. Which words
     are kept (``min_confidence``) stays the recognizer's call either way.
+    ``line_reader_trust``: a word the line reader read with at least this confidence (and
+    ``core.TRUSTED_MIN_CHARS`` letters or digits) is not read by the recognizer at all
+    (``DEFAULT_LINE_READER_TRUST``); None: every word is read by the recognizer.
     ``orient_pages``: turn photos taken sideways or upside down upright before reading
     (``orientation.PageOrientation``; polygons stay in the photo's own pixels).
     """
@@ -70,6 +76,7 @@ class PipelineSpec:
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     line_reader_margin: float | None = DEFAULT_LINE_READER_MARGIN
+    line_reader_trust: float | None = DEFAULT_LINE_READER_TRUST
     orient_pages: bool = True
     # Free-form labels recorded in each result's "models" (defaults: the two names).
     labels: dict = field(default_factory=dict)

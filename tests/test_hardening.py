@@ -94,6 +94,7 @@ def test_a_broken_config_json_is_named(tmp_path, config_text, reason):
         ("--min-confidence", "2", "between 0 and 1"),
         ("--line-reader-margin", "1.5", "between -1 and 1 (or off)"),
         ("--line-reader-margin", "never", "neither a number nor 'off'"),
+        ("--line-reader-trust", "-0.5", "between 0 and 1 (or off)"),
         ("--device", "banana", "not a torch device"),
     ],
 )

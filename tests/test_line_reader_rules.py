@@ -22,10 +22,12 @@ def test_the_rules_scored_from_one_run_equal_the_pipeline_run_with_each():
     rows = {
         name.strip(): (float(hmean), int(right), int(kept))
         for name, hmean, right, kept in re.findall(
-            r"^(\S.*?)\s+(\d\.\d{4})\s+(\d+)\s+(\d+)\s+\d\.\d{4}$", result.stdout, re.MULTILINE
+            r"^(\S.*?)\s+(\d\.\d{4})\s+(\d+)\s+(\d+)\s+\d\.\d{4}\s+\d+$",
+            result.stdout,
+            re.MULTILINE,
         )
     }
-    assert len(rows) == 7, result.stdout
+    assert len(rows) == 11, result.stdout
     pipeline = OCRPipeline()
     for rule, margin in (("the recognizer's text only", None), ("surer text, margin 0", 0.0)):
         pipeline.line_reader_margin = margin

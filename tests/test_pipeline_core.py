@@ -207,6 +207,31 @@ def test_the_line_readers_text_is_taken_where_it_is_surer_and_the_recognizer_dec
     assert texts(min_confidence=0.4, orient_pages=False) == []
 
 
+def test_a_word_the_line_reader_is_sure_of_is_not_read_again():
+    sure = [0.999] * 4
+    detections = [
+        Detection(box(10, 10, 60, 40), 0.9, Reading("OPEN", 0.996, sure)),
+        Detection(box(70, 10, 120, 40), 0.9, Reading("AT", 0.999, sure[:2])),  # too short
+        Detection(box(130, 10, 190, 40), 0.9, Reading("LATE", 0.9, [0.97] * 4)),  # unsure
+    ]
+    image = np.zeros((100, 200, 3), np.uint8)
+
+    def run(**settings):
+        reader = BrightnessReader()
+        pipeline = OCRPipeline(ListDetector({200: detections}), reader, **STAND_IN, **settings)
+        words = [(w.text, round(w.confidence, 3)) for w in pipeline.ocr(image).words]
+        return reader.batches, words
+
+    # By default (0.98) "OPEN" stands as read; the other two are read by the recognizer,
+    # whose 0.1 then loses to the surer line reader.
+    read_again = [("OPEN", 0.996), ("AT", 0.999), ("LATE", 0.9)]
+    assert run() == ([2], read_again)
+    assert run(line_reader_trust=None) == ([3], read_again)
+    assert run(line_reader_trust=0.9) == ([1], read_again)  # "LATE" stands too
+    # Without the margin rule, a word read again keeps the recognizer's text.
+    assert run(line_reader_margin=None)[1] == [("OPEN", 0.996), ("word0", 0.1), ("word0", 0.1)]
+
+
 def test_the_command_line_sets_the_margin_or_turns_the_line_readers_text_off():
     from pipeline.cli import build_parser, spec_from_args
 
@@ -216,3 +241,5 @@ def test_the_command_line_sets_the_margin_or_turns_the_line_readers_text_off():
     assert margin().line_reader_margin == 0.0
     assert margin("--line-reader-margin", "0.25").line_reader_margin == 0.25
     assert margin("--line-reader-margin", "off").line_reader_margin is None
+    assert margin().line_reader_trust == 0.98
+    assert margin("--line-reader-trust", "off").line_reader_trust is None

@@ -22,7 +22,8 @@ the text-line encoder came to run channels-last (the same convolutions, summed i
 order): two confidences moved by 0.0001. All four were written again when a word's text
 came to be the line reader's where it is surer than the recognizer's (``line_reader_margin``):
 texts and confidences change ("Voted 7 the cople" reads "Voted by the People", words keep
-their punctuation), polygons do not.
+their punctuation), polygons do not; and again when the words the line reader is sure of
+stopped being read again (``line_reader_trust``): some confidences are now the line reader's.
 """
 
 import numpy as np
