@@ -115,6 +115,10 @@ RULES = (
     Rule("surer text, margin 0; line reader's stands from 0.98", 0.0, trust=0.98),
     Rule("surer text, margin 0; line reader's stands from 0.99", 0.0, trust=0.99),
     Rule("surer text, margin 0; line reader's stands from 0.999", 0.0, trust=0.999),
+    Rule("surer text, margin 0.1; line reader's stands from 0.98", 0.1, trust=0.98),
+    Rule("surer text, margin 0.1; line reader's stands from 0.999", 0.1, trust=0.999),
+    Rule("the recognizer's text; line reader's stands from 0.98", None, trust=0.98),
+    Rule("the recognizer's text; line reader's stands from 0.999", None, trust=0.999),
 )
 
 

@@ -3,7 +3,8 @@
 Data flows one way, each stage its own module: load the photo (``photos``) -> detect text
 regions (a ``stages.Detector``) -> optionally cut lines into words (``word_splitting``) ->
 rectify each region into an upright crop (``rectify``) -> read all crops of all photos in
-shared batches (a ``stages.Recognizer``) -> lines and reading order (``layout``) ->
+shared batches (a ``stages.Recognizer``; the words a line reader already read surely are
+left as read) -> lines and reading order (``layout``) ->
 ``result.OCRResult``. Running many photos (chunks, a background thread, files) is the batch
 layer's job (``batch``).
 """

@@ -27,7 +27,7 @@ def test_the_rules_scored_from_one_run_equal_the_pipeline_run_with_each():
             re.MULTILINE,
         )
     }
-    assert len(rows) == 11, result.stdout
+    assert len(rows) == 15, result.stdout
     pipeline = OCRPipeline()
     for rule, margin in (("the recognizer's text only", None), ("surer text, margin 0", 0.0)):
         pipeline.line_reader_margin = margin

@@ -47,7 +47,7 @@ def real_train_rows(count: int, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def resize_scale(pipeline: list) -> tuple:
-    (resize,) = [t for t in pipeline if t["type"] == "Resize"]
+    (resize,) = [t for t in pipeline if t["type"] in ("Resize", "CLIP4STRResize")]
     return tuple(resize["scale"])
 
 
@@ -124,10 +124,13 @@ def test_default_config_starts_random_with_a_warning_while_weights_are_missing(
         model = MODELS.build(cfg.model)
     assert model.model.config.clip == DEFAULT_ARCH
     assert model.model.config.decoder_heads == 6
-    # Trained as the default was: the pre-trained encoder frozen, the layers above it not.
+    # Fine-tuned as the default was: the pre-trained encoder trains too, and crops are fitted
+    # keeping their aspect ratio, as the model reads them.
     visual = model.model.clip_model.visual
-    assert not any(p.requires_grad for p in visual.encoder.parameters())
+    assert all(p.requires_grad for p in visual.encoder.parameters())
     assert visual.proj.weight.requires_grad
+    (fit,) = [t for t in cfg.test_dataloader.dataset.pipeline if t["type"] == "CLIP4STRResize"]
+    assert fit["resize"] == "keep_aspect"
 
 
 def test_the_earlier_default_has_its_own_config_and_weights():
@@ -142,7 +145,7 @@ def test_the_earlier_default_has_its_own_config_and_weights():
 
 def test_default_config_loads_the_installed_default_weights(monkeypatch, tmp_path):
     torch.manual_seed(0)
-    installed = CLIP4STR(CLIP4STRConfig(clip=DEFAULT_ARCH, decoder_heads=6))
+    installed = CLIP4STR(CLIP4STRConfig(clip=DEFAULT_ARCH, decoder_heads=6, resize="keep_aspect"))
     installed.save_pretrained(tmp_path / "default")
     monkeypatch.setattr(hub, "DEFAULT_WEIGHTS", tmp_path / "default")
 

@@ -23,7 +23,9 @@ order): two confidences moved by 0.0001. All four were written again when a word
 came to be the line reader's where it is surer than the recognizer's (``line_reader_margin``):
 texts and confidences change ("Voted 7 the cople" reads "Voted by the People", words keep
 their punctuation), polygons do not; and again when the words the line reader is sure of
-stopped being read again (``line_reader_trust``): some confidences are now the line reader's.
+stopped being read again (``line_reader_trust``): some confidences are now the line reader's;
+and again when the default recognizer's encoder was fine-tuned (crops fitted keeping their
+aspect ratio): texts and confidences change, polygons do not.
 """
 
 import numpy as np

@@ -9,21 +9,26 @@ model = dict(
     decoder_heads=6,
     checkpoint="default",
     freeze_text_layers=0,
-    # The pre-trained encoder stays as it is; the layers above it and the decoders train.
-    freeze_image_encoder=True,
+    # The default weights were fine-tuned with the pre-trained encoder training too.
+    freeze_image_encoder=False,
+    # Crops keep their aspect ratio (see the pipelines below).
+    resize="keep_aspect",
 )
 
-# Input 48x192 (height x width): the Resize step of the base pipelines, at that size.
+# Input 48x192 (height x width), each crop fitted as the default model reads it: scaled to
+# the input height keeping its aspect ratio, the width left over filled with the mean
+# (CLIP4STRResize, exactly CLIP4STR.read with the model's resize="keep_aspect").
+fit = dict(type="CLIP4STRResize", scale=(192, 48), resize="keep_aspect")
 test_pipeline = _base_.test_pipeline
-test_pipeline[1].scale = (192, 48)
+test_pipeline[1] = fit
 train_pipeline = _base_.train_pipeline
-train_pipeline[2].scale = (192, 48)
+train_pipeline[2] = fit
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 val_dataloader = test_dataloader
 
-# As the default model was trained: one learning rate for the trained layers and decoders.
+# As the default model was fine-tuned: the encoder at 5e-5, the decoders 6 times that.
 optim_wrapper = dict(
-    optimizer=dict(lr=5e-4, weight_decay=0.05),
-    paramwise_cfg=dict(decoder_lr_scale=1.0),
+    optimizer=dict(lr=5e-5, weight_decay=0.05),
+    paramwise_cfg=dict(decoder_lr_scale=6.0),
 )
