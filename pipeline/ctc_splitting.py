@@ -55,6 +55,9 @@ class LineReading:
     confidence: float = 0.0  # the mean probability of the characters' frames
     # Each character's probability (its frames' highest); None: 1 for each.
     scores: np.ndarray | None = None
+    # Read from the strip turned by 180 degrees: the characters, in the strip's columns, run
+    # against the reading order.
+    upside_down: bool = False
 
     def turned(self) -> LineReading:
         """The same reading in the columns of the strip turned by 180 degrees."""
@@ -65,6 +68,7 @@ class LineReading:
             self.width,
             self.confidence,
             None if self.scores is None else self.scores[::-1],
+            not self.upside_down,
         )
 
     def char_scores(self) -> np.ndarray:
@@ -118,10 +122,13 @@ def _word_groups(reading: LineReading) -> list[list[int]]:
 
 def word_readings(reading: LineReading) -> list[Reading]:
     """The text of each word of a line reading, in the order of ``word_columns``, with its
-    characters' probabilities and their product as its confidence."""
+    characters' probabilities and their product as its confidence. Each word's text is in
+    reading order, also when the line was read upside down."""
     scores = reading.char_scores()
     words = []
     for group in _word_groups(reading):
+        if reading.upside_down:
+            group = group[::-1]  # back into reading order
         chars = [float(scores[i]) for i in group]
         text = "".join(reading.chars[i] for i in group)
         words.append(Reading(text, float(np.prod(chars)), chars))
@@ -241,6 +248,7 @@ class CTCWordSplitter:
             w,
             reading.confidence,
             reading.scores,
+            reading.upside_down,
         )
 
     def split(

@@ -61,10 +61,12 @@ def test_each_word_keeps_its_text_and_the_probabilities_of_its_characters():
     assert (first.text, second.text) == ("ab", "c")
     assert first.char_confidences == pytest.approx([1.0, 1.0])
     assert second.confidence == pytest.approx(0.9)
-    # Read upside down, the words and their probabilities come in the other order.
+    # Read from the strip turned over, the words come in the other order along the strip,
+    # each still spelled in reading order.
     turned = word_readings(reading.turned())
-    assert [w.text for w in turned] == ["c", "ba"]
+    assert [w.text for w in turned] == ["c", "ab"]
     assert turned[0].confidence == pytest.approx(0.9)
+    assert [w.text for w in word_readings(reading.turned().turned())] == ["ab", "c"]
     assert len(word_columns(reading)) == 2
 
 

@@ -496,7 +496,7 @@ def test_a_run_with_everything_done_shows_the_text_recorded(tmp_path, monkeypatc
     assert main(["run", str(demo), "--out", str(demo / "results"), "--visualize"]) == 0
     shown = capsys.readouterr()
     assert f"all 4 photos are already done in {demo / 'results'} (--overwrite" in shown.err
-    assert f"==> {demo / 'blue_plaque.jpg'} <==\nSouthwark\nOctavia HILL" in shown.out
+    assert f"==> {demo / 'blue_plaque.jpg'} <==\nSouthwark\nOctavia Hill" in shown.out
     assert shown.out.count("==> ") == 4
 
 
