@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEV = REPO.parent / "shared" / "data" / "icdar2015_dev_scenes" / "scenes.jsonl"
 
-from pipeline.core import TRUSTED_MIN_CHARS, OCRPipeline  # noqa: E402
+from pipeline.core import OCRPipeline, line_reading_stands, surer_reading  # noqa: E402
 from pipeline.evaluation import SceneReport, read_scenes, score_scene  # noqa: E402
 from pipeline.layout import clamp_to_image  # noqa: E402
 from pipeline.orientation import turn_back  # noqa: E402
@@ -77,13 +77,7 @@ class Rule:
     trust: float | None = None  # the line reader's reading stands from this confidence on
 
     def trusted(self, word: Word) -> bool:
-        line = word.line_reading
-        return (
-            self.trust is not None
-            and line is not None
-            and line.confidence >= self.trust
-            and sum(c.isalnum() for c in line.text) >= TRUSTED_MIN_CHARS
-        )
+        return line_reading_stands(word.line_reading, self.trust)
 
     def text(self, word: Word, cut_off: float) -> str | None:
         """The word's text under this rule, or None where the word is left out."""
@@ -96,11 +90,7 @@ class Rule:
         )
         if not kept:
             return None
-        chosen = recognized
-        if self.margin is not None and line is not None and line.text:
-            if line.confidence > recognized.confidence + self.margin:
-                chosen = line
-        return chosen.text or None
+        return surer_reading(recognized, line, self.margin).text or None
 
 
 RULES = (

@@ -236,24 +236,30 @@ class OCRPipeline:
         return result.turned_back(page.orientation) if page.orientation else result
 
     def _trusted(self, line_reading: Reading | None) -> bool:
-        """Whether the line reader's reading of a word stands without the recognizer's: at
-        least ``line_reader_trust`` sure, of a word of ``TRUSTED_MIN_CHARS`` letters or
-        digits or more (a confident reading of one or two characters is often of a mark)."""
-        return (
-            self.line_reader_trust is not None
-            and line_reading is not None
-            and line_reading.confidence >= self.line_reader_trust
-            and sum(c.isalnum() for c in line_reading.text) >= TRUSTED_MIN_CHARS
-        )
+        return line_reading_stands(line_reading, self.line_reader_trust)
 
     def _surer(self, reading: Reading, line_reading: Reading | None) -> Reading:
-        """The recognizer's reading of a word, or the line reader's where it is surer by
-        more than ``line_reader_margin`` (and it read something)."""
-        if self.line_reader_margin is None or line_reading is None or not line_reading.text:
-            return reading
-        if line_reading.confidence > reading.confidence + self.line_reader_margin:
-            return line_reading
+        return surer_reading(reading, line_reading, self.line_reader_margin)
+
+
+def line_reading_stands(line_reading: Reading | None, trust: float | None) -> bool:
+    """Whether the line reader's reading of a word stands without the recognizer's: at
+    least ``trust`` sure (None: never), of a word of ``TRUSTED_MIN_CHARS`` letters or digits
+    or more (a confident reading of one or two characters is often of a mark)."""
+    return (
+        trust is not None
+        and line_reading is not None
+        and line_reading.confidence >= trust
+        and sum(c.isalnum() for c in line_reading.text) >= TRUSTED_MIN_CHARS
+    )
+
+
+def surer_reading(reading: Reading, line_reading: Reading | None, margin: float | None) -> Reading:
+    """The recognizer's reading of a word, or the line reader's where it is surer by more
+    than ``margin`` (None: never) and it read something."""
+    if margin is None or line_reading is None or not line_reading.text:
         return reading
+    return line_reading if line_reading.confidence > reading.confidence + margin else reading
 
 
 def _crop_variants(image: np.ndarray, polygon: np.ndarray) -> list[np.ndarray]:
