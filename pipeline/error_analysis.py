@@ -28,11 +28,12 @@ from .evaluation import PolygonLike, _greedy_one_to_one, _inside_dont_care, _iou
 READ_RIGHT = "read right"
 WRONG_TEXT = "wrong text"
 CUT_OFF = "box cut off"
+TOO_LARGE = "box too large"
 MERGED = "merged with a neighbor"
 SPLIT = "split into pieces"
 MISSED = "missed"
 # The order of the table (for the precedence see ``categorize_words``).
-CATEGORIES = (READ_RIGHT, WRONG_TEXT, CUT_OFF, MERGED, SPLIT, MISSED)
+CATEGORIES = (READ_RIGHT, WRONG_TEXT, CUT_OFF, TOO_LARGE, MERGED, SPLIT, MISSED)
 
 IOU_THRESHOLD = 0.5  # a box "finds" a word, as in the scores
 MOST = 0.5  # "most of" an area
@@ -89,8 +90,11 @@ def categorize_words(
 
     A word no box was paired with is
 
-    - merged with a neighbor if a box covers at least half of it and runs on past it:
-      the box is larger than the word, or covers at least half of another ground-truth word;
+    - merged with a neighbor if a box covers at least half of it and of another
+      ground-truth word, or covers at least half of it, is larger and reads more characters
+      than the word (it took in text nobody annotated);
+    - else box too large if a box covers at least half of it and is larger, but holds no
+      other word: the word alone, with too much room around it for IoU >= 0.5;
     - else split into pieces if two or more boxes lie on it and together cover at least
       half of it;
     - else box cut off if a box lies on it and covers at least 20% of it (too little, or
@@ -144,7 +148,7 @@ def categorize_words(
         verdicts[g] = WordVerdict(g, CUT_OFF if cut else WRONG_TEXT, (d,))
     for g in cared:
         if g not in verdicts:
-            verdicts[g] = _unpaired_verdict(g, gts, kept, dets)
+            verdicts[g] = _unpaired_verdict(g, gts, kept, dets, read, truth)
     ordered = [verdicts[g] for g in cared]
     used = {d for v in ordered for d in v.predictions}
     return Categorized(ordered, [d for d in kept if d not in used], len(kept))
@@ -156,22 +160,32 @@ def _strict_part(read: str, truth: str) -> bool:
 
 
 def _unpaired_verdict(
-    g: int, gts: list[Polygon], kept: list[int], dets: list[Polygon]
+    g: int,
+    gts: list[Polygon],
+    kept: list[int],
+    dets: list[Polygon],
+    read: list[str],
+    truth: list[str],
 ) -> WordVerdict:
-    """The category of a word no box was paired with (see ``categorize_words``)."""
+    """The category of a word no box was paired with (see ``categorize_words``); ``read``
+    and ``truth`` are the predictions' and the words' lowercase alphanumeric texts."""
     word = gts[g]
     if word.is_empty or word.area == 0:
         return WordVerdict(g, MISSED)
     overlaps = {d: word.intersection(dets[d]).area for d in kept if word.intersects(dets[d])}
     overlaps = {d: a for d, a in overlaps.items() if a > 0}
     cover = {d: a / word.area for d, a in overlaps.items()}
+    covering = [d for d in overlaps if cover[d] >= MOST]
+    larger = [d for d in covering if dets[d].area > word.area]
     merging = tuple(
         d
-        for d in overlaps
-        if cover[d] >= MOST and (dets[d].area > word.area or _covers_another(dets[d], g, gts))
+        for d in covering
+        if _covers_another(dets[d], g, gts) or (d in larger and len(read[d]) > len(truth[g]))
     )
     if merging:
         return WordVerdict(g, MERGED, merging)
+    if larger:
+        return WordVerdict(g, TOO_LARGE, tuple(larger))
     on_word = tuple(d for d, a in overlaps.items() if a / dets[d].area >= MOST)
     if len(on_word) >= 2:
         together = unary_union([dets[d] for d in on_word]).intersection(word).area

@@ -17,6 +17,7 @@ from pipeline.error_analysis import (
     MISSED,
     READ_RIGHT,
     SPLIT,
+    TOO_LARGE,
     WRONG_TEXT,
     ErrorAnalysis,
     categorize_words,
@@ -86,6 +87,19 @@ def test_one_box_over_two_words_merges_both():
 def test_a_box_running_past_the_word_over_unannotated_text_is_merged():
     # IoU 0.48: unpaired, but it holds all of the word.
     assert categories([(rect(-110, 0, 100, 20), "GCLASS")], [CLASS]) == [MERGED]
+
+
+def test_a_box_with_room_around_the_word_alone_is_too_large():
+    # IoU 0.42: the box holds all of the word and nothing else that anyone annotated or
+    # that was read, whether it reads the word right or not.
+    loose = rect(-30, -20, 130, 40)
+    assert categories([(loose, "CLASS")], [CLASS]) == [TOO_LARGE]
+    assert categories([(loose, "CLAS5")], [CLASS]) == [TOO_LARGE]
+    # Reading more than the word, it took in a neighbour nobody annotated.
+    assert categories([(loose, "ACLASS")], [CLASS]) == [MERGED]
+    # Holding another annotated word, it is merged whatever it reads.
+    truth = [CLASS, (rect(105, 0, 125, 20), "A")]
+    assert categories([(loose, "CLASS")], truth) == [MERGED, MERGED]
 
 
 def test_boxes_lying_on_parts_of_the_word_split_it():
