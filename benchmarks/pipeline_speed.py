@@ -5,7 +5,8 @@
 
 One command, one machine state: our pipeline with the default models (PyTorch recognizer,
 then the ONNX Runtime recognizer, then PyTorch without the background detection thread, then
-PyTorch with every word read by the recognizer, ``line_reader_trust=None``) and
+PyTorch with every word read by the recognizer, ``line_reader_trust=None``, then PyTorch
+with the 8-bit copy of PP-OCR's detection model, ``default-int8``) and
 RapidOCR (PP-OCR models bundled with its wheel, run by ONNX Runtime) read the same photos.
 Printed per engine: images/s, the ratio to RapidOCR, and detection and end-to-end word
 H-mean (IoU >= 0.5, texts compared lowercase alphanumeric; ``pipeline.evaluation``).
@@ -92,6 +93,9 @@ def main() -> int:
     runs["ours (torch, no overlap)"] = run_ours(args.scenes, args.limit, "torch", overlap=False)
     runs["ours (torch, all re-read)"] = run_ours(
         args.scenes, args.limit, "torch", overlap=True, line_reader_trust=None
+    )
+    runs["ours (torch, int8 det)"] = run_ours(
+        args.scenes, args.limit, "torch", overlap=True, detector="default-int8"
     )
     baseline = runs["rapidocr"][0].images / runs["rapidocr"][1]
     print(f"\n{runs['rapidocr'][0].images} photos, {args.threads} threads")

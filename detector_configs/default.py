@@ -20,6 +20,8 @@ custom_imports = dict(
 model = dict(
     type="PPOCRDBDetector",
     model_file=None,  # None: the detection model inside the installed rapidocr package
+    # True: its 8-bit copy shipped in pipeline/openmmlab/weights (default_int8.py).
+    quantized=False,
     num_threads=0,  # onnxruntime's choice (all cores)
     # PP-OCR's input: BGR (as OpenCV loads it), pixel / 255 normalized with mean 0.5, std 0.5.
     data_preprocessor=dict(

@@ -95,6 +95,20 @@ def test_default_config_builds_pp_ocr_detector_with_mmocr_postprocessing():
     assert config.get("load_from") is None  # nothing to download
 
 
+def test_default_int8_runs_the_8_bit_copy_shipped_in_the_package():
+    from pipeline.openmmlab.detector import detector_config_path
+
+    config = Config.fromfile(str(detector_config_path("default-int8")))
+    model = build_model(config)
+
+    assert model.model_file == REPO / "pipeline/openmmlab/weights/PP-OCRv6_det_small_int8.onnx"
+    assert model.model_file.is_file()
+    # Everything else is the default's.
+    default = Config.fromfile(str(DEFAULT)).model
+    assert config.model.postprocessor == default.postprocessor
+    assert config.model.word_splitter == default.word_splitter
+
+
 @pytest.mark.slow
 def test_default_detector_returns_word_polygons_on_a_real_photo(default_detector):
     record = scene("images/img_2.jpg")
