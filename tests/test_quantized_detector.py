@@ -110,6 +110,8 @@ def test_bad_calibration_input_is_named(tmp_path, capsys):
 
     assert main(["--photos", str(tmp_path / "photos"), "--out", str(out)]) == 2
     assert "broken.jpg" in capsys.readouterr().err
+    assert main(["--photos", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
+    assert "nowhere: not a folder" in capsys.readouterr().err
     with pytest.raises(ValueError, match="labels.tsv"):
         crop_mosaics(tmp_path)
     assert not out.exists()

@@ -69,8 +69,9 @@ def crop_mosaics(
     """Detector inputs of ``count`` 1280x720 mosaics of word crops: ``per_mosaic`` crops of
     a ``real_train``-style folder (``labels.tsv``: path, label, source tag; those tagged
     ``source``), each scaled by 0.5-2x and pasted at a random place on black, later ones over
-    earlier ones. Scene photos of text cannot be shipped or trained on here; their word crops
-    can, and they give the network's activations the range text drives them to."""
+    earlier ones. The annotated scene photos at hand are test photos, which nothing shipped
+    may be fitted to; a training split's word crops may be, and they drive the network's
+    activations through the range that text in photos does."""
     import cv2
 
     files = _crop_files(crops_dir, source)
@@ -183,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--source", type=Path, default=None, help="float model (default: the rapidocr wheel's)"
     )
     args = parser.parse_args(argv)
+    if not args.photos.is_dir():
+        print(f"error: --photos {args.photos}: not a folder of photos", file=sys.stderr)
+        return 2
     photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in {".jpg", ".png"})
     source = args.source or find_ppocr_det_model()
     try:
