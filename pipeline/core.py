@@ -207,7 +207,7 @@ class OCRPipeline:
         best: dict[tuple[int, int], Reading] = {}
         for p, page in enumerate(pages):
             for d, detection in enumerate(page.detections):
-                if self._trusted(detection.reading):
+                if line_reading_stands(detection.reading, self.line_reader_trust):
                     best[(p, d)] = detection.reading
                     continue
                 for variant in _crop_variants(page.image, detection.polygon):
@@ -227,19 +227,13 @@ class OCRPipeline:
             # Whether a region holds a word at all is the recognizer's call; its text may
             # still be the line reader's.
             if reading.text and reading.confidence >= min_confidence:
-                reading = self._surer(reading, detection.reading)
+                reading = surer_reading(reading, detection.reading, self.line_reader_margin)
                 polygon = detection.polygon.tolist()
                 words.append(Word(polygon, reading.text, reading.confidence, detection.score))
         groups = group_into_lines([np.asarray(w.polygon) for w in words])
         height, width = page.image.shape[:2]
         result = assemble_page(words, groups, width, height, page.path, dict(self.models))
         return result.turned_back(page.orientation) if page.orientation else result
-
-    def _trusted(self, line_reading: Reading | None) -> bool:
-        return line_reading_stands(line_reading, self.line_reader_trust)
-
-    def _surer(self, reading: Reading, line_reading: Reading | None) -> Reading:
-        return surer_reading(reading, line_reading, self.line_reader_margin)
 
 
 def line_reading_stands(line_reading: Reading | None, trust: float | None) -> bool:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 OPSET = 13
+MOSAICS = 8  # crop mosaics calibrating the shipped model
 
 
 def detector_input(photo_bgr: np.ndarray, min_side: int = 736, max_side: int = 2000) -> np.ndarray:
@@ -64,7 +65,11 @@ def calibration_inputs(photos: Sequence[Path]) -> list[np.ndarray]:
 
 
 def crop_mosaics(
-    crops_dir: Path, count: int = 8, per_mosaic: int = 60, seed: int = 0, source: str = "IC15_train"
+    crops_dir: Path,
+    count: int = MOSAICS,
+    per_mosaic: int = 60,
+    seed: int = 0,
+    source: str = "IC15_train",
 ) -> list[np.ndarray]:
     """Detector inputs of ``count`` 1280x720 mosaics of word crops: ``per_mosaic`` crops of
     a ``real_train``-style folder (``labels.tsv``: path, label, source tag; those tagged
@@ -198,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "source": source.name,
         "source_sha256": sha256(source),
         "calibration_photos": [p.name for p in photos],
-        "calibration_crop_mosaics": 8 if args.crops else 0,
+        "calibration_crop_mosaics": MOSAICS if args.crops else 0,
         "onnxruntime": onnxruntime_version(),
         "sha256": sha256(args.out),
     }
