@@ -22,6 +22,9 @@ model = dict(
     model_file=None,  # None: the detection model inside the installed rapidocr package
     # True: its 8-bit copy shipped in pipeline/openmmlab/weights (default_int8.py).
     quantized=False,
+    # With quantized: detect again with the float model a photo in which the 8-bit model
+    # found a standing region (it breaks some standing lines into pieces).
+    recheck_standing=False,
     num_threads=0,  # onnxruntime's choice (all cores)
     # PP-OCR's input: BGR (as OpenCV loads it), pixel / 255 normalized with mean 0.5, std 0.5.
     data_preprocessor=dict(

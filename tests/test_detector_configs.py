@@ -103,6 +103,7 @@ def test_default_int8_runs_the_8_bit_copy_shipped_in_the_package():
 
     assert model.model_file == REPO / "pipeline/openmmlab/weights/PP-OCRv6_det_small_int8.onnx"
     assert model.model_file.is_file()
+    assert model.recheck_standing  # standing regions are detected again in float
     # Everything else is the default's.
     default = Config.fromfile(str(DEFAULT)).model
     assert config.model.postprocessor == default.postprocessor

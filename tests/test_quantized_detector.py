@@ -81,6 +81,54 @@ def test_the_int8_detector_boxes_the_words_the_default_detector_boxes():
     assert len(pairs) >= 0.9 * max(len(boxes["default-int8"]), len(boxes["default"])) > 5
 
 
+def standing_line() -> np.ndarray:
+    """A photo of one line of text, turned to read upwards (RGB, 45 x 600 pixels)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    line = Image.new("RGB", (600, 45), "white")
+    font = ImageFont.truetype("DejaVuSans.ttf", 32)
+    ImageDraw.Draw(line).text((10, 4), "Welcome to the garden", font=font, fill="black")
+    return np.asarray(line.rotate(90, expand=True))
+
+
+def regions(detector, image: np.ndarray) -> list[np.ndarray]:
+    return [np.asarray(d.polygon) for d in detector.detect([image])[0]]
+
+
+@pytest.mark.slow
+def test_a_standing_line_the_8_bit_model_breaks_is_detected_again_in_float():
+    from pipeline.openmmlab.detector import MMOCRDetector
+
+    image = standing_line()
+    float_regions = regions(MMOCRDetector("default"), image)
+    plain = MMOCRDetector("default-int8")
+    plain._inferencer.model.recheck_standing = False
+    rechecking = MMOCRDetector("default-int8")
+    model = rechecking._inferencer.model
+
+    assert len(float_regions) == 4  # the float model finds the line and its 4 words,
+    assert len(regions(plain, image)) > 6  # the 8-bit one pieces of it (15 today),
+    again = regions(rechecking, image)  # which stand: the photo is detected again.
+    assert model.rechecked == 1
+    assert len(again) == 4 and all(np.allclose(a, b) for a, b in zip(again, float_regions))
+    # A photo whose text lies level is not detected twice.
+    level = np.ascontiguousarray(np.rot90(image, -1))
+    assert len(regions(rechecking, level)) == 4 and model.rechecked == 1
+
+
+def test_only_the_shipped_8_bit_model_is_rechecked_in_float():
+    from mmengine.config import Config
+    from mmocr.registry import MODELS
+
+    from pipeline.openmmlab.detector import detector_config_path
+
+    model = Config.fromfile(str(detector_config_path("default"))).model
+    with pytest.raises(ValueError, match="recheck_standing.*quantized=True"):
+        MODELS.build({**model, "recheck_standing": True})
+    with pytest.raises(ValueError, match="no model_file"):
+        MODELS.build({**model, "quantized": True, "recheck_standing": True, "model_file": "x.onnx"})
+
+
 @pytest.mark.slow
 def test_quantizing_the_installed_float_model_gives_a_working_8_bit_model(tmp_path):
     out = tmp_path / "det_int8.onnx"

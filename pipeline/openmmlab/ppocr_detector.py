@@ -51,6 +51,9 @@ PREFERRED_MODEL = "PP-OCRv6_det_small.onnx"
 # Its 8-bit copy shipped with this package (pipeline/openmmlab/quantize_detector.py); a
 # .json beside it records what it was made from.
 QUANTIZED_MODEL = Path(__file__).resolve().parent / "weights" / "PP-OCRv6_det_small_int8.onnx"
+# A region whose bounding box is this many times as tall as it is wide stands: standing
+# text, or a piece of a line the network is unsure of (see ``recheck_standing``).
+STANDING_RATIO = 1.5
 
 
 def find_ppocr_det_model() -> Path:
@@ -141,6 +144,35 @@ def _onnx_session(model_file: Path, num_threads: int) -> Any:
     )
 
 
+def _probability_maps(
+    session: Any, inputs: torch.Tensor, data_samples: DetSampleList | None
+) -> torch.Tensor:
+    """The session's text probability map, (N, 1, H, W) in [0, 1], for normalized inputs.
+
+    With data samples, each image is run alone at its own size (``img_shape``) and the
+    padding the batch added stays 0: the network sees far enough that padding would
+    change what it finds near the borders, so results would depend on the batch.
+    """
+    input_name = session.get_inputs()[0].name
+    batch = inputs.detach().to("cpu", torch.float32).numpy()
+    if data_samples is None:
+        (prob,) = session.run(None, {input_name: batch})
+        return torch.from_numpy(prob).to(inputs.device)
+    prob = np.zeros((batch.shape[0], 1, *batch.shape[2:]), dtype=np.float32)
+    for i, sample in enumerate(data_samples):
+        h, w = sample.img_shape[:2]
+        single = np.ascontiguousarray(batch[i : i + 1, :, :h, :w])
+        (prob[i : i + 1, :, :h, :w],) = session.run(None, {input_name: single})
+    return torch.from_numpy(prob).to(inputs.device)
+
+
+def _stands(polygon: Any) -> bool:
+    """Whether a region's bounding box is :data:`STANDING_RATIO` times as tall as wide."""
+    points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    width, height = points.max(axis=0) - points.min(axis=0)
+    return height > STANDING_RATIO * max(width, 1e-6)
+
+
 @MODELS.register_module()
 class PPOCRDBDetector(BaseTextDetector):
     """PP-OCR's DB text detector run by onnxruntime, with MMOCR's DB post-processing.
@@ -158,6 +190,10 @@ class PPOCRDBDetector(BaseTextDetector):
             (:mod:`pipeline.openmmlab.quantize_detector`).
         quantized: with no ``model_file``, run the shipped 8-bit model (two to three times
             as fast on CPU) instead of the float one.
+        recheck_standing: with ``quantized``, detect a photo again with the float model when
+            any region the 8-bit model found stands (its bounding box
+            :data:`STANDING_RATIO` times as tall as wide): the 8-bit model breaks some
+            standing lines, which the float model finds whole, into pieces.
         num_threads: onnxruntime intra-op threads; 0 lets onnxruntime choose.
 
     There are no trainable weights: they are inside the ONNX graph (``weights_built_in``,
@@ -173,6 +209,7 @@ class PPOCRDBDetector(BaseTextDetector):
         word_splitter: dict | None = None,
         model_file: str | None = None,
         quantized: bool = False,
+        recheck_standing: bool = False,
         num_threads: int = 0,
         init_cfg: dict | None = None,
     ) -> None:
@@ -185,26 +222,20 @@ class PPOCRDBDetector(BaseTextDetector):
             self.model_file = Path(model_file)
         else:
             self.model_file = find_quantized_det_model() if quantized else find_ppocr_det_model()
+        if recheck_standing and not (quantized and not model_file):
+            raise ValueError(
+                "recheck_standing re-detects with the float model what the shipped 8-bit "
+                "model found: it needs quantized=True and no model_file"
+            )
+        self.recheck_standing = recheck_standing
+        self.num_threads = num_threads
         self.session = _onnx_session(self.model_file, num_threads)
-        self._input_name = self.session.get_inputs()[0].name
+        self._float_session = None  # made on the first recheck
+        self.rechecked = 0  # photos detected again with the float model
 
     def _forward(self, inputs: torch.Tensor, data_samples: DetSampleList | None = None):
-        """The text probability map, (N, 1, H, W) in [0, 1], for normalized BGR inputs.
-
-        With data samples, each image is run alone at its own size (``img_shape``) and the
-        padding the batch added stays 0: the network sees far enough that padding would
-        change what it finds near the borders, so results would depend on the batch.
-        """
-        batch = inputs.detach().to("cpu", torch.float32).numpy()
-        if data_samples is None:
-            (prob,) = self.session.run(None, {self._input_name: batch})
-            return torch.from_numpy(prob).to(inputs.device)
-        prob = np.zeros((batch.shape[0], 1, *batch.shape[2:]), dtype=np.float32)
-        for i, sample in enumerate(data_samples):
-            h, w = sample.img_shape[:2]
-            single = np.ascontiguousarray(batch[i : i + 1, :, :h, :w])
-            (prob[i : i + 1, :, :h, :w],) = self.session.run(None, {self._input_name: single})
-        return torch.from_numpy(prob).to(inputs.device)
+        """The text probability map, (N, 1, H, W) in [0, 1], for normalized BGR inputs."""
+        return _probability_maps(self.session, inputs, data_samples)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         return self._forward(inputs)
@@ -212,10 +243,31 @@ class PPOCRDBDetector(BaseTextDetector):
     def predict(self, inputs: torch.Tensor, data_samples: DetSampleList) -> DetSampleList:
         prob_maps = self._forward(inputs, data_samples)[:, 0]
         data_samples = self.postprocessor(prob_maps, data_samples)
+        if self.recheck_standing:
+            for i, sample in enumerate(data_samples):
+                if any(_stands(polygon) for polygon in sample.pred_instances.polygons):
+                    self._detect_again_with_float_model(inputs, prob_maps, data_samples, i)
         if self.word_splitter is not None:
             for image, prob_map, sample in zip(inputs, prob_maps, data_samples):
                 self._split_into_words(image, prob_map, sample)
         return data_samples
+
+    def _detect_again_with_float_model(
+        self,
+        inputs: torch.Tensor,
+        prob_maps: torch.Tensor,
+        data_samples: DetSampleList,
+        index: int,
+    ) -> None:
+        """Replace image ``index``'s probability map and regions by the float model's."""
+        if self._float_session is None:
+            self._float_session = _onnx_session(find_ppocr_det_model(), self.num_threads)
+        sample = data_samples[index]
+        prob_maps[index] = _probability_maps(
+            self._float_session, inputs[index : index + 1], [sample]
+        )[0, 0]
+        self.postprocessor(prob_maps[index : index + 1], [sample])
+        self.rechecked += 1
 
     def loss(self, inputs: torch.Tensor, data_samples: DetSampleList) -> dict:
         raise NotImplementedError(
