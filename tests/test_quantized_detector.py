@@ -114,6 +114,11 @@ def test_a_standing_line_the_8_bit_model_breaks_is_detected_again_in_float():
     # A photo whose text lies level is not detected twice.
     level = np.ascontiguousarray(np.rot90(image, -1))
     assert len(regions(rechecking, level)) == 4 and model.rechecked == 1
+    # In a batch, only the standing photo is detected again, as it was alone.
+    batch = rechecking.detect([level, image])
+    assert model.rechecked == 2
+    assert [len(found) for found in batch] == [4, 4]
+    assert all(np.allclose(d.polygon, b) for d, b in zip(batch[1], float_regions))
 
 
 def test_only_the_shipped_8_bit_model_is_rechecked_in_float():
