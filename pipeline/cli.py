@@ -216,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain",
         action="store_true",
         help="also sort every ground-truth word into one category (read right, wrong text, "
-        "box cut off, merged with a neighbor, split into pieces, missed) and print the counts",
+        "box cut off, box too large, merged with a neighbor, split into pieces, missed) and "
+        "print the counts, and how many missed words the confidence cut-off left out (the "
+        "photos are read twice: once with no cut-off)",
     )
     explain.add_argument(
         "--examples",
@@ -494,6 +496,8 @@ def _print_result(result: OCRResult, path: Path, fmt: str, several: bool) -> Non
 
 
 def run_eval(args, pipeline) -> int:
+    import numpy as np
+
     from .error_analysis import ErrorAnalysis
     from .evaluation import evaluate_scenes
 
@@ -505,13 +509,22 @@ def run_eval(args, pipeline) -> int:
             print(f"error: cannot write examples to {args.examples}: {error}", file=sys.stderr)
             return 2
     analysis = ErrorAnalysis(examples_per_category=args.per_category)
+    on_scene = analysis.add_scene if explaining else None
+    if explaining and getattr(pipeline, "min_confidence", 0) > 0:
+        # A first pass keeping every word tells which missed words the cut-off left out.
+        everything = words_read_without_cut_off(pipeline, args.scenes, args.limit)
+
+        def on_scene(scene, polygons, texts):
+            kept = [np.asarray(polygon) for polygon in polygons]
+            left_out = [
+                (polygon, text)
+                for polygon, text in everything[scene["file"]]
+                if not any(np.array_equal(polygon, k) for k in kept)
+            ]
+            analysis.add_scene(scene, polygons, texts, left_out)
+
     started = time.perf_counter()
-    report = evaluate_scenes(
-        pipeline,
-        args.scenes,
-        limit=args.limit,
-        on_scene=analysis.add_scene if explaining else None,
-    )
+    report = evaluate_scenes(pipeline, args.scenes, limit=args.limit, on_scene=on_scene)
     elapsed = time.perf_counter() - started
     print(report.format())
     print(f"speed: {report.images / elapsed:.2f} images/s ({report.images} images)")
@@ -522,6 +535,23 @@ def run_eval(args, pipeline) -> int:
         written = analysis.write_examples(args.examples)
         print(f"{written} example pictures and index.tsv in {args.examples}")
     return 0
+
+
+def words_read_without_cut_off(pipeline, scenes, limit: int | None) -> dict[str, list]:
+    """Each photo's words (polygon, text), ``pipeline`` run with no confidence cut-off."""
+    from .evaluation import evaluate_scenes
+
+    words = {}
+
+    def keep(scene, polygons, texts):
+        words[scene["file"]] = list(zip(polygons, texts))
+
+    cut_off, pipeline.min_confidence = pipeline.min_confidence, 0.0
+    try:
+        evaluate_scenes(pipeline, scenes, limit=limit, on_scene=keep)
+    finally:
+        pipeline.min_confidence = cut_off
+    return words
 
 
 def _check_run_inputs(args) -> int:

@@ -258,9 +258,22 @@ class ErrorAnalysis:
     false_positives: int = 0
     num_predictions: int = 0
     examples: dict[str, list[Example]] = field(default_factory=dict)
+    # Of the missed words, those a word left out under the confidence cut-off was boxed
+    # (IoU >= 0.5) around, and those of them it read right; None: not looked at.
+    missed_left_out: int | None = None
+    missed_left_out_right: int = 0
 
-    def add_scene(self, scene: dict, polygons: Sequence[PolygonLike], texts: Sequence[str]):
-        """Categorize one photo's predictions (a ``scenes.jsonl`` record) and pool them."""
+    def add_scene(
+        self,
+        scene: dict,
+        polygons: Sequence[PolygonLike],
+        texts: Sequence[str],
+        left_out: Sequence[tuple[PolygonLike, str]] | None = None,
+    ):
+        """Categorize one photo's predictions (a ``scenes.jsonl`` record) and pool them.
+
+        ``left_out``: the words (polygon, text) the pipeline read in the photo but left out
+        under its confidence cut-off; a missed word one of them boxed is counted apart."""
         instances = scene["instances"]
         result = categorize_words(
             polygons,
@@ -276,6 +289,21 @@ class ErrorAnalysis:
             kept = self.examples.setdefault(verdict.category, [])
             if len(kept) < self.examples_per_category:
                 kept.append(_example(scene, verdict, polygons, texts))
+        if left_out is not None:
+            missed = [instances[v.word] for v in result.verdicts if v.category == MISSED]
+            self.missed_left_out = (self.missed_left_out or 0) + self._left_out(missed, left_out)
+
+    def _left_out(self, missed: list[dict], left_out: Sequence[tuple[PolygonLike, str]]) -> int:
+        """How many of the missed words a left-out word was boxed around (counting those
+        it read right in ``missed_left_out_right``)."""
+        boxes = [(to_shapely(polygon), norm_alnum(text)) for polygon, text in left_out]
+        found = 0
+        for word in missed:
+            shape, truth = to_shapely(word["polygon"]), norm_alnum(word["text"])
+            on_word = [read for box, read in boxes if _iou(box, shape) >= IOU_THRESHOLD]
+            found += bool(on_word)
+            self.missed_left_out_right += truth in on_word
+        return found
 
     @property
     def num_words(self) -> int:
@@ -297,6 +325,12 @@ class ErrorAnalysis:
             f"false positives (predictions matching no ground-truth word): "
             f"{self.false_positives} of {self.num_predictions} scored predictions"
         )
+        if self.missed_left_out is not None:
+            lines.append(
+                f"missed words boxed but left out under the confidence cut-off: "
+                f"{self.missed_left_out} of {self.counts[MISSED]} "
+                f"({self.missed_left_out_right} of them read right)"
+            )
         return "\n".join(lines)
 
     def write_examples(self, folder: Path) -> int:

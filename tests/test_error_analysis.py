@@ -292,6 +292,45 @@ def test_eval_explain_prints_the_table_and_writes_example_pictures(tmp_path, cap
     assert f"{len(written)} example pictures and index.tsv in {examples}" in out
 
 
+def test_explain_counts_the_missed_words_the_confidence_cut_off_left_out(capsys):
+    """A pipeline with a cut-off: every third word is read right but unsure (0.1)."""
+    scenes = read_scenes(SCENES, limit=2)
+    by_file = {scene["file"]: scene for scene in scenes}
+    runs = []
+
+    def ocr_many(paths, images_per_batch=4, overlap=True):
+        runs.append(pipeline.min_confidence)
+        for path in paths:
+            words = []
+            cared = [i for i in by_file[path]["instances"] if not i["ignore"]]
+            for number, instance in enumerate(cared):
+                text = "zzz" if number % 3 == 1 else instance["text"]
+                confidence = 0.1 if number % 3 == 2 else 0.9
+                if confidence >= pipeline.min_confidence:
+                    polygon = np.reshape(instance["polygon"], (-1, 2))
+                    words.append(SimpleNamespace(polygon=polygon, text=text))
+            yield path, SimpleNamespace(words=words)
+
+    pipeline = SimpleNamespace(ocr_many=ocr_many, min_confidence=0.4)
+    args = build_parser().parse_args(["eval", str(SCENES), "--limit", "2", "--explain"])
+    assert run_eval(args, pipeline) == 0
+    out = capsys.readouterr().out
+
+    assert runs == [0.0, 0.4] and pipeline.min_confidence == 0.4  # put back after
+    unsure = sum(
+        number % 3 == 2 and any(c.isalnum() for c in instance["text"])
+        for scene in scenes
+        for number, instance in enumerate(i for i in scene["instances"] if not i["ignore"])
+    )
+    # The words the cut-off left out are all missed, all boxed, all read right; the
+    # scores are those of the run with the cut-off.
+    assert table_count(out, MISSED) == unsure > 0
+    assert (
+        f"left out under the confidence cut-off: {unsure} of {unsure} "
+        f"({unsure} of them read right)" in out
+    )
+
+
 def test_examples_flag_without_a_folder_writes_to_explain_examples():
     args = build_parser().parse_args(["eval", "scenes.jsonl", "--examples"])
     assert str(args.examples) == "explain-examples" and args.per_category == 5
