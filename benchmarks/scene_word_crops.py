@@ -9,7 +9,9 @@ with the pipeline's own rectification (``pipeline.core._crop_variants``: a tall 
 read turned both ways and the most confident reading kept) and read by each recognizer in
 turn (a known name or a checkpoint path), in one process. Printed per recognizer: word
 accuracy (lowercase alphanumeric, the scoring of ``ocr-pipeline eval``), the same by crop
-height (the rectified crop's pixels), and crops/s. ``--rapidocr`` adds RapidOCR's own
+height (the rectified crop's pixels; ± half the 95% interval of a share of that many
+words, 1.96 standard errors: two heights whose intervals overlap are not told apart by these
+photos), and crops/s. ``--rapidocr`` adds RapidOCR's own
 recognizer (PP-OCR, ONNX Runtime) on the same crops, for reference, and for each of ours two
 rows on what reading every crop with both would give: the more confident of the two readings
 ("X or RapidOCR"), and the share that at least one of them reads right ("X | RapidOCR", an
@@ -101,7 +103,9 @@ def report(label: str, words, right: list[bool], seconds: float | None) -> None:
     for low, high, name in HEIGHT_BINS:
         chosen = [ok for ok, w in zip(right, words) if low <= w[2] < high]
         if chosen:
-            parts.append(f"{name}: {np.mean(chosen):.3f} ({len(chosen)})")
+            share = float(np.mean(chosen))
+            margin = 1.96 * np.sqrt(share * (1 - share) / len(chosen))
+            parts.append(f"{name}: {share:.3f} ± {margin:.3f} ({len(chosen)})")
     crops = sum(len(w[0]) for w in words)
     speed = f"{crops / seconds:7.1f} crops/s" if seconds else " " * 15
     print(f"{label:20} {np.mean(right):.4f}  {speed}   " + ", ".join(parts), flush=True)
