@@ -16,7 +16,7 @@ from ..stages import Detection
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "detector_configs"
 DETECTORS = {
     "default": "default.py",
-    # The default detector running an 8-bit copy of PP-OCR's model (1.2-2x the images/s).
+    # The default detector running an 8-bit copy of PP-OCR's model (1.15-2x the images/s).
     "default-int8": "default_int8.py",
     # The default detector with quadrilaterals only (as before curved text was followed).
     "default-quads": "default_quads.py",
