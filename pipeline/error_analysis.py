@@ -291,19 +291,9 @@ class ErrorAnalysis:
                 kept.append(_example(scene, verdict, polygons, texts))
         if left_out is not None:
             missed = [instances[v.word] for v in result.verdicts if v.category == MISSED]
-            self.missed_left_out = (self.missed_left_out or 0) + self._left_out(missed, left_out)
-
-    def _left_out(self, missed: list[dict], left_out: Sequence[tuple[PolygonLike, str]]) -> int:
-        """How many of the missed words a left-out word was boxed around (counting those
-        it read right in ``missed_left_out_right``)."""
-        boxes = [(to_shapely(polygon), norm_alnum(text)) for polygon, text in left_out]
-        found = 0
-        for word in missed:
-            shape, truth = to_shapely(word["polygon"]), norm_alnum(word["text"])
-            on_word = [read for box, read in boxes if _iou(box, shape) >= IOU_THRESHOLD]
-            found += bool(on_word)
-            self.missed_left_out_right += truth in on_word
-        return found
+            boxed, right = _boxed_by_left_out(missed, left_out)
+            self.missed_left_out = (self.missed_left_out or 0) + boxed
+            self.missed_left_out_right += right
 
     @property
     def num_words(self) -> int:
@@ -350,6 +340,22 @@ class ErrorAnalysis:
             index.write("category\tphoto\ttruth\tpredicted\tpicture\n")
             index.writelines("\t".join(row) + "\n" for row in rows)
         return len(rows)
+
+
+def _boxed_by_left_out(
+    missed: list[dict], left_out: Sequence[tuple[PolygonLike, str]]
+) -> tuple[int, int]:
+    """How many of the missed ground-truth words (``scenes.jsonl`` instances) a left-out
+    word (polygon, text) was boxed around at IoU >= 0.5, and how many of those it read
+    right."""
+    boxes = [(to_shapely(polygon), norm_alnum(text)) for polygon, text in left_out]
+    boxed = right = 0
+    for word in missed:
+        shape, truth = to_shapely(word["polygon"]), norm_alnum(word["text"])
+        on_word = [read for box, read in boxes if _iou(box, shape) >= IOU_THRESHOLD]
+        boxed += bool(on_word)
+        right += truth in on_word
+    return boxed, right
 
 
 def _percent(count: int, total: int) -> str:
