@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
         "compared lowercase alphanumeric; ground-truth '###' regions are don't-care.",
     )
     evaluate.add_argument("scenes", type=Path, help="scenes.jsonl (image paths relative to it)")
-    evaluate.add_argument("--limit", type=int, default=None, help="only the first N images")
+    evaluate.add_argument(
+        "--limit", type=positive_int, default=None, help="only the first N images"
+    )
     explain = evaluate.add_argument_group("error analysis")
     explain.add_argument(
         "--explain",
@@ -620,6 +622,13 @@ def main(argv: list[str] | None = None) -> int:
                 return run_photos(args, plan_jobs(args.inputs, args.out))
         if args.command == "serve":
             return run_service(args)
+        if not args.scenes.is_file():
+            print(
+                f"error: {args.scenes}: no such file; give a scenes.jsonl (one annotated photo "
+                "per line: file, instances with polygon, text, ignore)",
+                file=sys.stderr,
+            )
+            return 2
         return run_eval(args, _pipeline(args))
     except (WeightsUnavailableError, CheckpointError, OnnxExportError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -331,6 +331,16 @@ def test_explain_counts_the_missed_words_the_confidence_cut_off_left_out(capsys)
     )
 
 
+def test_eval_names_a_missing_scenes_file_and_refuses_a_limit_of_zero(tmp_path, capsys):
+    from pipeline.cli import main
+
+    assert main(["eval", str(tmp_path / "nowhere.jsonl"), "--explain"]) == 2
+    assert "nowhere.jsonl: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["eval", str(SCENES), "--limit", "0"])
+    assert "--limit" in capsys.readouterr().err
+
+
 def test_examples_flag_without_a_folder_writes_to_explain_examples():
     args = build_parser().parse_args(["eval", "scenes.jsonl", "--examples"])
     assert str(args.examples) == "explain-examples" and args.per_category == 5
