@@ -154,6 +154,20 @@ def categorize_words(
     return Categorized(ordered, [d for d in kept if d not in used], len(kept))
 
 
+def categorize_scene(
+    scene: dict, polygons: Sequence[PolygonLike], texts: Sequence[str]
+) -> Categorized:
+    """``categorize_words`` for the predictions on one ``scenes.jsonl`` record."""
+    instances = scene["instances"]
+    return categorize_words(
+        polygons,
+        texts,
+        [i["polygon"] for i in instances],
+        [i["text"] for i in instances],
+        [i["ignore"] for i in instances],
+    )
+
+
 def _strict_part(read: str, truth: str) -> bool:
     """Whether ``read`` is a shorter, non-empty run of ``truth``'s characters."""
     return bool(read) and read != truth and read in truth
@@ -275,13 +289,7 @@ class ErrorAnalysis:
         ``left_out``: the words (polygon, text) the pipeline read in the photo but left out
         under its confidence cut-off; a missed word one of them boxed is counted apart."""
         instances = scene["instances"]
-        result = categorize_words(
-            polygons,
-            texts,
-            [i["polygon"] for i in instances],
-            [i["text"] for i in instances],
-            [i["ignore"] for i in instances],
-        )
+        result = categorize_scene(scene, polygons, texts)
         self.false_positives += len(result.false_positives)
         self.num_predictions += result.num_predictions
         for verdict in result.verdicts:
