@@ -6,15 +6,17 @@
     python benchmarks/word_changes.py --change "--detector my_config.py" --limit 20
 
 ``--base`` and ``--change`` are ``ocr-pipeline eval`` options (quoted; default: none, the
-default pipeline). Both pipelines read the same photos, one after the other in one process,
-and every readable ground-truth word gets its ``ocr-pipeline eval --explain`` category
-(``pipeline.error_analysis.categorize_scene``) under each. Printed: both end-to-end scores,
-each word whose category changed (photo, truth, before -> after), the count of each change
-of category, the words gained (read right only with the change) and lost (only without it),
-and the two-sided sign test of gained against lost: the chance of a split at least as
-uneven if the change made no difference and each changed word went either way with
-probability one half. On 100 photos a change of a few words is usually within it (p well
-above 0.05): the figure tells a gain from a reshuffle before it is taken to the val photos.
+default pipeline; one option word alone needs the ``=`` form, ``--change=--detector=NAME``).
+Both pipelines are built first, then read the same photos one after the other in one
+process, and every readable ground-truth word gets its ``ocr-pipeline eval --explain``
+category (``pipeline.error_analysis.categorize_scene``) under each. Printed: both
+end-to-end scores, each word whose category changed (photo, truth, before -> after), the
+count of each change of category, the words gained (read right only with the change) and
+lost (only without it), and the two-sided sign test of gained against lost: the chance of
+a split at least as uneven if the change made no difference and each changed word went
+either way with probability one half. On 100 photos a change of a few words is usually
+within it (p well above 0.05): the figure tells a gain from a reshuffle before it is taken
+to the val photos.
 """
 
 from __future__ import annotations
@@ -83,14 +85,19 @@ def report(changed: list[tuple[str, str, str, str]]) -> list[str]:
     return rows
 
 
-def run(options: str, scenes: Path, limit: int | None) -> tuple[str, Categories]:
-    """One pipeline, built from ``ocr-pipeline eval`` options, over the photos."""
+def build(options: str, scenes: Path):
+    """The ``OCRPipeline`` that ``ocr-pipeline eval SCENES OPTIONS`` would run."""
     from pipeline.cli import build_parser, spec_from_args
     from pipeline.core import OCRPipeline
-    from pipeline.evaluation import evaluate_scenes
 
     args = build_parser().parse_args(["eval", str(scenes), *shlex.split(options)])
-    pipeline = OCRPipeline.from_spec(spec_from_args(args))
+    return OCRPipeline.from_spec(spec_from_args(args))
+
+
+def run(pipeline, scenes: Path, limit: int | None) -> tuple[str, Categories]:
+    """The end-to-end score and each word's category, ``pipeline`` over the photos."""
+    from pipeline.evaluation import evaluate_scenes
+
     found: Categories = {}
 
     def on_scene(scene, polygons, texts):
@@ -110,8 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scenes.is_file():
         print(f"error: no scenes file at {args.scenes}", file=sys.stderr)
         return 2
-    base_score, before = run(args.base, args.scenes, args.limit)
-    change_score, after = run(args.change, args.scenes, args.limit)
+    from recognizer.interface import WeightsUnavailableError
+
+    pipelines = []
+    for name in ("base", "change"):  # both built before either runs: a bad option fails fast
+        try:
+            pipelines.append(build(getattr(args, name), args.scenes))
+        except (WeightsUnavailableError, ValueError, OSError) as error:
+            print(f"error: --{name} {getattr(args, name)!r}: {error}", file=sys.stderr)
+            return 2
+    base_score, before = run(pipelines[0], args.scenes, args.limit)
+    change_score, after = run(pipelines[1], args.scenes, args.limit)
     print(f"base   ({args.base or 'defaults'}): end-to-end {base_score}")
     print(f"change ({args.change or 'defaults'}): end-to-end {change_score}")
     print()

@@ -97,6 +97,13 @@ class OCRPipeline:
         self.detector = spec.build_detector() if detector_named else detector
         self.recognizer = spec.build_recognizer() if recognizer_named else recognizer
         self.word_splitter = word_splitter or spec.build_word_splitter()
+        if self.word_splitter is not None and getattr(self.detector, "cuts_words", False):
+            raise ValueError(
+                f"detector {_name_of(detector)} already cuts its lines into words; cutting its "
+                "words again would lose the line reader's reading of each: leave out "
+                "split_words (--split-words), or pick the cutting with the detector "
+                "(--detector default-ink cuts at gaps in the ink)"
+            )
         self.orientation = spec.build_orientation()
         self.batch_size = spec.batch_size
         self.max_pixels = spec.max_pixels

@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import DATA
+from conftest import DATA, REPO
 from PIL import Image
 
 from pipeline import OCRPipeline
@@ -95,9 +95,16 @@ def test_a_job_is_done_only_when_every_output_exists(tmp_path):
     assert not Job(tmp_path / "a.png", None).is_done()  # printed, never written
 
 
-def test_a_pipeline_spec_is_small_picklable_and_builds_the_same_pipeline_elsewhere():
+def test_a_pipeline_spec_is_small_picklable_and_builds_the_same_pipeline_elsewhere(tmp_path):
+    # The default detector's lines, left whole, cut by the pipeline's own splitter.
+    lines = tmp_path / "lines.py"
+    default = REPO / "detector_configs" / "default.py"
+    lines.write_text(f"_base_ = [{str(default)!r}]\nmodel = dict(word_splitter=None)\n")
     spec = PipelineSpec(
-        recognizer="default", min_confidence=0.2, split_words={"method": "ink", "min_gap": 0.2}
+        detector=str(lines),
+        recognizer="default",
+        min_confidence=0.2,
+        split_words={"method": "ink", "min_gap": 0.2},
     )
     assert pickle.loads(pickle.dumps(spec)) == spec
     assert len(pickle.dumps(spec)) < 2000

@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 
 from pipeline import OCRPipeline
 from pipeline.stages import Detection
@@ -157,3 +158,20 @@ def test_the_pipeline_cuts_any_detectors_lines_into_words_when_asked():
         assert left <= x0 and right >= x1  # each word box holds its whole word
         assert right - left < 2 * (x1 - x0)
     assert all(word.detection_score == 0.8 for word in words)
+
+
+def test_a_detector_that_cuts_words_itself_is_not_cut_again(tmp_path):
+    from pipeline.openmmlab.detector import MMOCRDetector
+
+    detector = MMOCRDetector("default")
+    assert detector.cuts_words
+    with pytest.raises(ValueError, match="already cuts its lines into words.*default-ink"):
+        OCRPipeline(detector, WidthReader(), word_splitter=WordSplitter())
+    OCRPipeline(detector, WidthReader())  # alone it stands
+    # The same detector with its lines left whole is cut by the pipeline.
+    lines = tmp_path / "lines.py"
+    default = REPO / "detector_configs" / "default.py"
+    lines.write_text(f"_base_ = [{str(default)!r}]\nmodel = dict(word_splitter=None)\n")
+    line_detector = MMOCRDetector(lines)
+    assert not line_detector.cuts_words
+    assert OCRPipeline(line_detector, WidthReader(), word_splitter=WordSplitter()).word_splitter

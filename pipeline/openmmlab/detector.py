@@ -88,6 +88,8 @@ class MMOCRDetector:
         self.config = detector_config_path(detector)
         self.name = str(detector)
         config = Config.fromfile(str(self.config))
+        # The default detectors cut their lines into words inside the model.
+        self.cuts_words = config.model.get("word_splitter") is not None
         weights = detector_checkpoint(config, weights)
         if weights is None and config.model.get("type") not in WEIGHTS_INSIDE:
             raise WeightsUnavailableError(
