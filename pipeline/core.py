@@ -95,7 +95,6 @@ class OCRPipeline:
         # Only a pipeline built wholly from names can be described (and rebuilt) by its spec.
         self.spec = spec if detector_named and recognizer_named else None
         self.detector = spec.build_detector() if detector_named else detector
-        self.recognizer = spec.build_recognizer() if recognizer_named else recognizer
         self.word_splitter = word_splitter or spec.build_word_splitter()
         if self.word_splitter is not None and getattr(self.detector, "cuts_words", False):
             raise ValueError(
@@ -104,6 +103,7 @@ class OCRPipeline:
                 "split_words (--split-words), or pick the cutting with the detector "
                 "(--detector default-ink cuts at gaps in the ink)"
             )
+        self.recognizer = spec.build_recognizer() if recognizer_named else recognizer
         self.orientation = spec.build_orientation()
         self.batch_size = spec.batch_size
         self.max_pixels = spec.max_pixels
