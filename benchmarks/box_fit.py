@@ -121,14 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", type=float, default=0.2, help="word heights (default 0.2)")
     args = parser.parse_args(argv)
 
-    from pipeline.cli import build_parser, spec_from_args
-    from pipeline.core import OCRPipeline
+    from pipeline.cli import eval_pipeline
     from pipeline.evaluation import evaluate_scenes
 
-    options = ["eval", str(args.scenes)]
-    if args.detector:
-        options += ["--detector", args.detector]
-    pipeline = OCRPipeline.from_spec(spec_from_args(build_parser().parse_args(options)))
+    pipeline = eval_pipeline(args.scenes, ["--detector", args.detector] if args.detector else [])
     fits: list[Fit] = []
 
     def on_scene(scene, polygons, texts):

@@ -87,11 +87,9 @@ def report(changed: list[tuple[str, str, str, str]]) -> list[str]:
 
 def build(options: str, scenes: Path):
     """The ``OCRPipeline`` that ``ocr-pipeline eval SCENES OPTIONS`` would run."""
-    from pipeline.cli import build_parser, spec_from_args
-    from pipeline.core import OCRPipeline
+    from pipeline.cli import eval_pipeline
 
-    args = build_parser().parse_args(["eval", str(scenes), *shlex.split(options)])
-    return OCRPipeline.from_spec(spec_from_args(args))
+    return eval_pipeline(scenes, shlex.split(options))
 
 
 def run(pipeline, scenes: Path, limit: int | None) -> tuple[str, Categories]:

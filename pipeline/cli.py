@@ -8,7 +8,7 @@ import contextlib
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -357,6 +357,12 @@ def _pipeline(args: argparse.Namespace):
     from .core import OCRPipeline  # loads the models' code
 
     return OCRPipeline.from_spec(spec_from_args(args))
+
+
+def eval_pipeline(scenes: Path, options: Sequence[str] = ()):
+    """The pipeline that ``ocr-pipeline eval SCENES OPTIONS...`` runs (for benchmarks that
+    compare settings given as command-line options)."""
+    return _pipeline(build_parser().parse_args(["eval", str(scenes), *options]))
 
 
 PRINTABLE = ("text", "json")
